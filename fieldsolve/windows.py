@@ -1,0 +1,122 @@
+"""Mass-assignment windows NGP, CIC, TSC, PCS as convolution kernels.
+
+A window of order ``p`` is the ``p``-fold convolution of the one-cell top hat with itself
+(CIC = NGP * NGP, ...). In cell units (``x`` = distance / ``h``) its 1-D shape ``w_p(x)`` has
+support ``p`` cells and sums to one over the grid (partition of unity). In Fourier space it is
+
+    W_p(k) = prod_a [ sin(k_a h_a / 2) / (k_a h_a / 2) ]^p ,
+
+and the alias sum needed by the optimal influence function and by shot-noise corrections is
+
+    C_p(k) = sum_n W_p(k + 2 pi n / h)^2 = prod_a c_p(s_a),  s_a = sin^2(k_a h_a / 2),
+
+with ``c_1 = 1``, ``c_2 = 1 - 2/3 s``, ``c_3 = 1 - s + 2/15 s^2`` and
+``c_4 = 1 - 4/3 s + 2/5 s^2 - 4/315 s^3`` (Hockney & Eastwood 1988; Jing 2005 eq. 20; the
+PCS polynomial follows from ``sum_n (x + pi n)^-8`` written in powers of ``sin^2 x``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Window", "WINDOWS", "get_window", "window_transfer", "window_alias_sum", "compensate"]
+
+
+@dataclass(frozen=True)
+class Window:
+    """One assignment window: order ``p`` (= support in cells), shape and Fourier model."""
+
+    name: str
+    order: int
+    alias_poly: tuple  # coefficients of c_p(s) in increasing powers of s
+
+    @property
+    def support(self) -> int:
+        return self.order
+
+    def shape(self, x):
+        """1-D assignment function ``w_p(x)``, ``x`` in cells from the particle."""
+        x = np.abs(np.asarray(x, dtype=np.float64))
+        p = self.order
+        if p == 1:
+            return np.where(x < 0.5, 1.0, np.where(x == 0.5, 0.5, 0.0))
+        if p == 2:
+            return np.clip(1.0 - x, 0.0, None)
+        if p == 3:
+            return np.where(x <= 0.5, 0.75 - x**2, np.where(x < 1.5, 0.5 * (1.5 - x) ** 2, 0.0))
+        return np.where(x < 1.0, (4 - 6 * x**2 + 3 * x**3) / 6,
+                        np.where(x < 2.0, (2 - x) ** 3 / 6, 0.0))
+
+    def transfer(self, k, h):
+        """``W_p(k) = sinc(k h / 2)^p`` along one axis (``k`` angular, ``h`` the spacing)."""
+        return np.sinc(np.asarray(k) * h / (2 * np.pi)) ** self.order
+
+    def alias_sum(self, k, h):
+        """``c_p(sin^2(k h/2)) = sum_n W_p(k + 2 pi n/h)^2`` along one axis."""
+        s = np.sin(np.asarray(k) * h / 2) ** 2
+        return np.polynomial.polynomial.polyval(s, self.alias_poly)
+
+
+WINDOWS = {
+    "ngp": Window("ngp", 1, (1.0,)),
+    "cic": Window("cic", 2, (1.0, -2.0 / 3.0)),
+    "tsc": Window("tsc", 3, (1.0, -1.0, 2.0 / 15.0)),
+    "pcs": Window("pcs", 4, (1.0, -4.0 / 3.0, 2.0 / 5.0, -4.0 / 315.0)),
+}
+
+
+def get_window(scheme) -> Window:
+    """Look a window up by name (``"ngp"``, ``"cic"``, ``"tsc"``, ``"pcs"``) or order 1-4."""
+    if isinstance(scheme, Window):
+        return scheme
+    if isinstance(scheme, (int, np.integer)) and not isinstance(scheme, bool):
+        for w in WINDOWS.values():
+            if w.order == scheme:
+                return w
+    elif isinstance(scheme, str) and scheme.lower() in WINDOWS:
+        return WINDOWS[scheme.lower()]
+    raise ValueError(f"unknown assignment scheme {scheme!r}; choose one of {sorted(WINDOWS)} "
+                     "or an order 1-4")
+
+
+def _product(grid, fn, rfft):
+    out = 1.0
+    for a, k in enumerate(grid.kvectors(rfft=rfft)):
+        out = out * fn(k, grid.spacing[a])
+    return out
+
+
+def window_transfer(grid, scheme, rfft=True):
+    """``W(k) = prod_a sinc(k_a h_a/2)^p`` on the grid's (r)FFT layout."""
+    return _product(grid, get_window(scheme).transfer, rfft)
+
+
+def window_alias_sum(grid, scheme, rfft=True):
+    """``sum_n W^2(k + 2 pi n/h) = prod_a c_p(s_a)`` on the grid's (r)FFT layout."""
+    return _product(grid, get_window(scheme).alias_sum, rfft)
+
+
+def compensate(field_k, grid, scheme="cic", power=1, aliased=False, out=None):
+    """Deconvolve an assignment window in Fourier space.
+
+    Divides ``field_k`` (the real-FFT layout of ``grid``, optionally with leading component
+    axes) by ``W(k)^power``: ``power=1`` undoes one deposit, ``power=2`` a deposit followed by
+    a readout with the same window. With ``aliased=True`` it divides instead by
+    ``sqrt(C(k))^power``, the alias-summed window of Jing (2005) that nbodykit uses when the
+    mesh is not interlaced. ``W`` never vanishes below Nyquist, so the division is safe.
+    """
+    field_k = np.asarray(field_k)
+    expect = grid.rfft_shape
+    if field_k.shape[-grid.ndim:] != expect:
+        raise ValueError(f"compensate: field_k has shape {field_k.shape}, expected (..., *{expect}) "
+                         "(the rfft layout of the grid)")
+    if aliased:
+        w = np.sqrt(window_alias_sum(grid, scheme))
+    else:
+        w = window_transfer(grid, scheme)
+    factor = w ** (-float(power))
+    if out is None:
+        return field_k * factor
+    np.multiply(field_k, factor, out=out)
+    return out
