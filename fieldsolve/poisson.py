@@ -1,0 +1,366 @@
+"""Poisson's equation ``lap(phi) = f`` by FFT convolution with a Green's function.
+
+Sign convention: ``lap(phi) = f``. Gravity: ``f = 4 pi G rho`` (a point mass gives
+``phi = -G M / r``); electrostatics: ``f = -rho / eps0``. Units: ``phi`` has the units of
+``f`` times length^2 (lengths in the grid's unit).
+
+Boundary conditions come from ``grid.periodic``, axis by axis:
+
+* **all periodic** -- ``phi_hat = G_hat(k) f_hat(k)`` with a periodic symbol (``"spectral"``
+  -1/k^2 by default). The ``k = 0`` mode is dropped: the result is the zero-mean potential of
+  ``f - mean(f)`` (a neutralising background / Jeans swindle). A warning is issued when the
+  source mean is not negligible (``warn_mean=False`` silences it).
+* **all free** (isolated) -- Hockney-Eastwood zero padding: ``f`` is padded to ``2N`` per axis,
+  convolved with the kernel whose origin sits at index 0 (negative lags wrapped), and the
+  first ``N`` cells are kept. No images: ``phi`` decays like the Green's function.
+* **mixed** (e.g. periodic x, y + free z) -- spectral on the periodic axes; per transverse
+  mode a 1D (``-exp(-k|z|)/(2k)``) or 2D (``-K0(k r)/(2 pi)``) free-space kernel on the free
+  axes, padded to ``2N``. Only the point kernels ``"zeta"`` (4th order) and ``"chat2"``.
+
+The free-space kernel spectrum is real (even kernel); it is computed once per solver and dtype
+and kept as a real array (half the memory of the complex layout).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from . import fft
+from .green import (FREE_KERNELS, PERIODIC_KERNELS, FreeKernel, Kernel, PeriodicKernel,
+                    get_kernel, kernel_names, kernel_spectrum, lag_indices, pad_kernel)
+from .grid import Grid
+
+__all__ = ["PoissonSolver", "gradient"]
+
+_GEOMETRIES = ("volume", "thin_disc")
+_GRAD_METHODS = ("spectral", "fd2", "fd4")
+_SOLVER_OPTIONS = ("padding", "pruned", "warn_mean")
+
+
+def _check_source(grid, f, name="f"):
+    f = np.asarray(f)
+    if f.shape != grid.shape:
+        raise ValueError(f"{name} has shape {f.shape}; the grid has shape {grid.shape}")
+    if np.iscomplexobj(f) or not (np.issubdtype(f.dtype, np.floating)
+                                  or np.issubdtype(f.dtype, np.integer)
+                                  or f.dtype == np.bool_):
+        raise ValueError(f"{name} must be real (float32 or float64), got dtype {f.dtype}")
+    if f.dtype not in (np.float32, np.float64):
+        f = f.astype(np.float64)
+    if not np.isfinite(f).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return f
+
+
+class PoissonSolver:
+    """Solve ``lap(phi) = f`` on ``grid`` by FFT convolution with a Green's function.
+
+    Parameters
+    ----------
+    grid : Grid
+        1D, 2D or 3D. ``grid.periodic`` selects periodic (spectral) or free-space (isolated)
+        boundaries per axis.
+    kernel : str or Kernel, optional
+        Periodic grids: ``"spectral"`` (default, -1/k^2), ``"fd2"``, ``"fd4"``,
+        ``"mehrstellen4"``, ``"optimal"`` (options ``window=``, ``split=``,
+        ``differencing=``, ``alias=``). Every periodic kernel accepts ``split=r_s``
+        (Gaussian long-range filter ``exp(-k^2 r_s^2)``).
+        Free space: ``"zeta"`` (default, 4th order), ``"chat2"``, ``"igf"``, ``"lgf"``,
+        ``"hej2"`` ... ``"hej10"`` (option ``alpha=2``), ``"hej0"``, ``"vgf"`` (option ``L=``).
+        Mixed periodic/free grids: ``"zeta"`` (default) or ``"chat2"``.
+    geometry : ``"volume"`` (default) or ``"thin_disc"``
+        ``"thin_disc"`` on a free 2D grid: in-plane potential of a razor-thin sheet,
+        ``phi(x) = -(1/4 pi) int f(x') / |x - x'| d^2x'`` (``f = 4 pi G Sigma`` gives
+        ``-G int Sigma / |x - x'|``). Kernels ``zeta`` (3rd order), ``chat2``, ``igf``, ``vgf``.
+    padding : ``"2n"`` (default) or ``"2n-1"`` (minimal), free axes only.
+    pruned : bool, default True
+        Free space: transform one axis at a time and pad only the axis being transformed
+        (never transforms lines of zeros, keeps only the N output planes on the way back).
+    warn_mean : bool, default True
+        Periodic grids: warn if the source mean (dropped k = 0 mode) is not negligible.
+
+    Attributes
+    ----------
+    kernel : Kernel object, ``order`` : its order of accuracy (``inf`` for spectral),
+    padded_shape : shape of the padded transform grid (``grid.shape`` when periodic).
+    """
+
+    def __init__(self, grid, kernel=None, *, geometry="volume", **options):
+        if not isinstance(grid, Grid):
+            raise ValueError(f"grid must be a fieldsolve.Grid, got {type(grid).__name__}")
+        if geometry not in _GEOMETRIES:
+            raise ValueError(f"geometry={geometry!r}; choose one of {_GEOMETRIES}")
+        self.grid = grid
+        self.geometry = geometry
+        solver_opts = {k: options.pop(k) for k in list(options) if k in _SOLVER_OPTIONS}
+        if kernel is None:
+            kernel = "spectral" if grid.all_periodic else "zeta"
+        if isinstance(kernel, str) and kernel.lower() not in PERIODIC_KERNELS and \
+                kernel.lower() not in FREE_KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r}; periodic kernels: "
+                             f"{kernel_names('periodic')}; free-space kernels: "
+                             f"{kernel_names('free')}")
+        if isinstance(kernel, Kernel) and options:
+            raise ValueError(f"options {sorted(options)} cannot be combined with a kernel object")
+        self.kernel = get_kernel(kernel, **options)
+        self.kernel.check(grid, geometry)
+        self.free_axes = tuple(a for a in range(grid.ndim) if not grid.periodic[a])
+        self.periodic_axes = tuple(a for a in range(grid.ndim) if grid.periodic[a])
+        padding = solver_opts.get("padding", "2n")
+        if padding not in ("2n", "2n-1"):
+            raise ValueError(f"padding={padding!r}; choose '2n' or '2n-1'")
+        self.padding = padding
+        self.pruned = bool(solver_opts.get("pruned", True))
+        self.warn_mean = bool(solver_opts.get("warn_mean", True))
+        extra = 0 if padding == "2n" else 1
+        self.padded_shape = tuple(2 * n - extra if a in self.free_axes else n
+                                  for a, n in enumerate(grid.shape))
+        self._spec = {}
+
+    # -- description ------------------------------------------------------------------------
+    @property
+    def order(self):
+        k = self.kernel
+        return k.order_for(self.geometry) if hasattr(k, "order_for") else k.order
+
+    @property
+    def kernel_name(self):
+        return self.kernel.name
+
+    def __repr__(self):
+        return (f"PoissonSolver({self.grid!r}, kernel={self.kernel!r}, "
+                f"geometry={self.geometry!r})")
+
+    # -- kernel spectrum (cached) -------------------------------------------------------------
+    def spectrum(self, dtype=np.float64):
+        """Real Fourier symbol of the kernel on the rfft layout of :attr:`padded_shape`.
+
+        Computed once (in float64) and cached per dtype. For periodic kernels this is
+        ``G_hat(k)`` with ``G_hat(0) = 0``."""
+        dtype = np.dtype(dtype)
+        spec = self._spec.get(dtype)
+        if spec is None:
+            base = self._spec.get(np.dtype(np.float64))
+            if base is None:
+                base = self._build_spectrum()
+                base.setflags(write=False)
+                self._spec[np.dtype(np.float64)] = base
+            spec = base
+            if dtype != np.float64:
+                spec = base.astype(dtype)
+                spec.setflags(write=False)
+                self._spec[dtype] = spec
+        return spec
+
+    def padded_kernel(self):
+        """Real-space free-space kernel on the padded grid (origin at index 0)."""
+        if isinstance(self.kernel, PeriodicKernel):
+            return self.kernel.array(self.grid)
+        if self.periodic_axes:
+            raise ValueError("padded_kernel() is per transverse mode for mixed boundaries")
+        g = self.grid
+        counts = tuple(n for n in g.shape)
+        return self.kernel.padded(g.spacing, counts, self.padded_shape, self.geometry)
+
+    def _build_spectrum(self):
+        g = self.grid
+        if isinstance(self.kernel, PeriodicKernel):
+            return self.kernel.symbol(g)
+        if not self.periodic_axes:
+            return kernel_spectrum(self.padded_kernel())
+        # mixed: per transverse mode |k_perp|, a lag kernel on the free axes
+        kvec = []
+        for a in self.periodic_axes:
+            k = g.wavenumbers(a, rfft=(a == g.ndim - 1))
+            kvec.append(k)
+        mesh = np.meshgrid(*kvec, indexing="ij", sparse=True)
+        kperp = np.sqrt(sum(k * k for k in mesh))
+        fs = [g.spacing[a] for a in self.free_axes]
+        fc = [g.shape[a] for a in self.free_axes]
+        oct_ = self.kernel.mode_octant(fs, fc, kperp)  # (*free lags, *periodic layout)
+        nf = len(self.free_axes)
+        padded_free = [self.padded_shape[a] for a in self.free_axes]
+        oct_ = pad_kernel(oct_, padded_free + list(kperp.shape), free_axes=range(nf))
+        # move axes into grid order
+        order = list(self.free_axes) + list(self.periodic_axes)
+        arr = np.moveaxis(oct_, list(range(g.ndim)), order)
+        return kernel_spectrum(arr, free_axes=self.free_axes)
+
+    # -- solve ---------------------------------------------------------------------------------
+    def solve(self, f):
+        """Potential ``phi`` (same shape and float dtype as ``f``) with ``lap(phi) = f``.
+
+        Periodic grids drop the ``k = 0`` mode (zero-mean ``phi`` of ``f - mean(f)``)."""
+        f = _check_source(self.grid, f)
+        spec = self.spectrum(f.dtype)
+        if self.grid.all_periodic:
+            X = fft.rfftn(f)
+            self._check_mean(f, X)
+            X *= spec
+            return fft.irfftn(X, self.grid.shape, overwrite_input=True)
+        if self.pruned:
+            return self._solve_pruned(f, spec)
+        return self._solve_padded(f, spec)
+
+    __call__ = solve
+
+    def _check_mean(self, f, X):
+        if not self.warn_mean:
+            return
+        mean = abs(X.flat[0].real) / f.size
+        scale = max(abs(float(f.max())), abs(float(f.min())))
+        tol = 1e-3 if f.dtype == np.float32 else 1e-6
+        if mean > tol * scale:
+            warnings.warn(f"periodic solve drops the k=0 mode: the source mean {mean:.3g} is not "
+                          f"negligible (max |f| = {scale:.3g}); the result is the potential of "
+                          "f - mean(f). Subtract the mean (or pass warn_mean=False) to silence.",
+                          RuntimeWarning, stacklevel=3)
+
+    def _solve_padded(self, f, spec):
+        """Unpruned: pad every free axis to P, one full r2c, multiply, one c2r, crop."""
+        g = self.grid
+        fp = np.zeros(self.padded_shape, dtype=f.dtype)
+        fp[tuple(slice(0, n) for n in g.shape)] = f
+        X = fft.rfftn(fp)
+        del fp
+        X *= spec
+        phi = fft.irfftn(X, self.padded_shape, overwrite_input=True)
+        return np.ascontiguousarray(phi[tuple(slice(0, n) for n in g.shape)])
+
+    def _solve_pruned(self, f, spec):
+        """Pruned: one axis at a time, periodic axes first, padding each free axis only right
+        before it is transformed (and cropping right after its inverse)."""
+        g = self.grid
+        nd = g.ndim
+        last = nd - 1
+        P = self.padded_shape
+        x = f
+        if P[last] != g.shape[last]:
+            x = _pad_axis(x, last, P[last])
+        X = fft.rfftn(x, axes=(last,))
+        del x
+        others = [a for a in self.periodic_axes if a != last] + \
+                 [a for a in self.free_axes if a != last]
+        for a in others:
+            if P[a] != g.shape[a]:
+                X = _pad_axis(X, a, P[a])
+            X = fft.fftn(X, axes=(a,))
+        X *= spec
+        for a in reversed(others):
+            X = fft.ifftn(X, axes=(a,))
+            if P[a] != g.shape[a]:
+                X = np.ascontiguousarray(X[_crop(nd, a, g.shape[a])])
+        phi = fft.irfftn(X, (P[last],), axes=(last,), overwrite_input=True)
+        if P[last] != g.shape[last]:
+            phi = np.ascontiguousarray(phi[_crop(nd, last, g.shape[last])])
+        return phi
+
+    # -- derivatives ---------------------------------------------------------------------------
+    def gradient(self, phi, method=None):
+        """``grad(phi)`` components-first, shape ``(ndim, *grid.shape)``.
+
+        ``method``: ``"spectral"`` (``i k``, periodic axes only, Nyquist mode zeroed so the
+        result is real and odd-symmetric), ``"fd2"`` (central 2nd order) or ``"fd4"``
+        (central 4th order ``(8 (f_{+1} - f_{-1}) - (f_{+2} - f_{-2})) / 12h``). On free axes
+        the FD stencils become one-sided (same order) at the two ends. Default: ``"spectral"``
+        on an all-periodic grid, ``"fd4"`` otherwise."""
+        return gradient(self.grid, phi, method)
+
+    def field(self, f, method=None):
+        """``-grad(phi)`` for ``lap(phi) = f`` (the acceleration for ``f = 4 pi G rho``)."""
+        g = self.grid
+        method = _default_method(g, method)
+        if g.all_periodic and method == "spectral":
+            f = _check_source(g, f)
+            X = fft.rfftn(f)
+            self._check_mean(f, X)
+            X *= self.spectrum(f.dtype)
+            return -_spectral_gradient_hat(g, X, f.dtype)
+        return -gradient(g, self.solve(f), method)
+
+
+def _pad_axis(x, axis, n):
+    shape = list(x.shape)
+    shape[axis] = n
+    out = np.zeros(shape, dtype=x.dtype)
+    out[_crop(x.ndim, axis, x.shape[axis])] = x
+    return out
+
+
+def _crop(nd, axis, n):
+    idx = [slice(None)] * nd
+    idx[axis] = slice(0, n)
+    return tuple(idx)
+
+
+def _default_method(grid, method):
+    if method is None:
+        return "spectral" if grid.all_periodic else "fd4"
+    if method not in _GRAD_METHODS:
+        raise ValueError(f"gradient method {method!r} unknown; choose one of {_GRAD_METHODS}")
+    if method == "spectral" and not grid.all_periodic:
+        raise ValueError("method='spectral' needs every axis periodic (a free-space potential "
+                         "is not periodic); use 'fd2' or 'fd4'")
+    return method
+
+
+def _spectral_gradient_hat(grid, X, dtype):
+    out = np.empty((grid.ndim,) + grid.shape, dtype=dtype)
+    for a, k in enumerate(grid.kvectors()):
+        k = k.copy()
+        n = grid.shape[a]
+        if n % 2 == 0:
+            # the Nyquist mode of i k is not representable by a real field: zero it
+            k[(slice(None),) * a + (n // 2,)] = 0.0
+        out[a] = fft.irfftn(X * (1j * k), grid.shape, overwrite_input=True)
+    return out
+
+
+# one-sided FD stencils (offsets 0..4) for the ends of a free axis
+_FD4_EDGE = (np.array([-25, 48, -36, 16, -3]) / 12.0, np.array([-3, -10, 18, -6, 1]) / 12.0)
+_FD2_EDGE = (np.array([-3, 4, -1]) / 2.0,)
+
+
+def _fd_axis(phi, axis, h, method, periodic):
+    d = np.empty_like(phi)
+    if periodic:
+        if method == "fd2":
+            d[...] = (np.roll(phi, -1, axis) - np.roll(phi, 1, axis)) / (2 * h)
+        else:
+            d[...] = (8 * (np.roll(phi, -1, axis) - np.roll(phi, 1, axis))
+                      - (np.roll(phi, -2, axis) - np.roll(phi, 2, axis))) / (12 * h)
+        return d
+    p = np.moveaxis(phi, axis, 0)
+    dv = np.moveaxis(d, axis, 0)
+    n = p.shape[0]
+    need = 3 if method == "fd2" else 5
+    if n < need:
+        raise ValueError(f"method={method!r} needs at least {need} cells on a free axis, got {n}")
+    if method == "fd2":
+        dv[1:-1] = (p[2:] - p[:-2]) / (2 * h)
+        edges = _FD2_EDGE
+    else:
+        dv[2:-2] = (8 * (p[3:-1] - p[1:-3]) - (p[4:] - p[:-4])) / (12 * h)
+        edges = _FD4_EDGE
+    # edge row i uses the stencil edges[i] on p[0..m-1]; the far end is its mirror image
+    for i, c in enumerate(edges):
+        m = c.size
+        dv[i] = sum(c[j] * p[j] for j in range(m)) / h
+        dv[n - 1 - i] = -sum(c[j] * p[n - 1 - j] for j in range(m)) / h
+    return d
+
+
+def gradient(grid, phi, method=None):
+    """``grad(phi)`` components-first ``(ndim, *shape)``; see :meth:`PoissonSolver.gradient`."""
+    if not isinstance(grid, Grid):
+        raise ValueError(f"grid must be a fieldsolve.Grid, got {type(grid).__name__}")
+    method = _default_method(grid, method)
+    phi = _check_source(grid, phi, "phi")
+    if method == "spectral":
+        return _spectral_gradient_hat(grid, fft.rfftn(phi), phi.dtype)
+    out = np.empty((grid.ndim,) + grid.shape, dtype=phi.dtype)
+    for a in range(grid.ndim):
+        out[a] = _fd_axis(phi, a, grid.spacing[a], method, grid.periodic[a])
+    return out
