@@ -68,9 +68,7 @@ def apriori(u, grid, filter=None, test_filter=None, *, alpha=None, clip=True,
     u = _velocity(u, grid)
     gfilt = as_filter(grid, filter)
     d = grid.ndim
-    tau_p, ubar = _stress(u, gfilt, return_filtered=True)
-    tau = _symmetric(tau_p, d)
-    del tau_p
+    tau, ubar = _stress(u, gfilt, return_filtered=True, full=True)
     S = _symmetric(_strain_packed(ubar, grid), d)
     Pi = sgs_dissipation(tau, S)
     kr = sgs_energy(tau)

@@ -74,21 +74,33 @@ def _symmetric(packed, d):
     return out
 
 
-def _stress(u, filt, return_filtered=False):
-    """tau (packed upper triangle) and ubar, with the minimum number of transforms:
-    d forward + d inverse for ubar, d(d+1)/2 of each for the products."""
+def _stress(u, filt, return_filtered=False, full=False):
+    """tau (packed upper triangle, or the full symmetric tensor with ``full=True``) and ubar,
+    with the minimum number of transforms: d forward + d inverse for ubar, d(d+1)/2 of each
+    for the products."""
     d = u.shape[0]
     ubar = filt.apply(u)
     pairs = _pairs(d)
-    prod = np.empty((len(pairs),) + u.shape[1:], dtype=u.dtype)
+    npair = len(pairs)
+    # Fresh memory is expensive to touch (page faults cost as much as a pass of FFT work), so
+    # the products live in the first slots of the buffer that later holds the full tensor.
+    buf = np.empty(((d * d) if full else npair,) + u.shape[1:], dtype=u.dtype)
     for p, (i, j) in enumerate(pairs):
-        np.multiply(u[i], u[j], out=prod[p])
-    tau = filt.apply(prod)
-    del prod
-    tmp = np.empty(u.shape[1:], dtype=tau.dtype)
-    for p, (i, j) in enumerate(pairs):
-        np.multiply(ubar[i], ubar[j], out=tmp)
-        tau[p] -= tmp
+        np.multiply(u[i], u[j], out=buf[p])
+    fprod = filt.apply(buf[:npair])
+    if full:
+        tau = buf.reshape((d, d) + u.shape[1:])
+        for p, (i, j) in enumerate(pairs):
+            np.multiply(ubar[i], ubar[j], out=tau[i, j])
+            np.subtract(fprod[p], tau[i, j], out=tau[i, j])
+        for i, j in pairs:
+            if i != j:
+                tau[j, i] = tau[i, j]
+    else:
+        tau = buf
+        for p, (i, j) in enumerate(pairs):
+            np.multiply(ubar[i], ubar[j], out=tau[p])
+            np.subtract(fprod[p], tau[p], out=tau[p])
     return (tau, ubar) if return_filtered else tau
 
 
@@ -107,8 +119,7 @@ def sgs_stress(u, grid, kind="gaussian", width=None, *, return_filtered=False, *
         filt = as_filter(grid, kind)
     else:
         filt = make_filter(grid, kind, width, **options)
-    tau, ubar = _stress(u, filt, return_filtered=True)
-    tau = _symmetric(tau, grid.ndim)
+    tau, ubar = _stress(u, filt, return_filtered=True, full=True)
     return (tau, ubar) if return_filtered else tau
 
 
