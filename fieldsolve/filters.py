@@ -408,7 +408,7 @@ def make_filter(grid, kind="gaussian", width=None, *, sigma=None, fwhm=None, sha
         eff = tuple(_second_moment_width(w, hh) for w, hh in zip(ws, hs))
         if delta is None:
             delta = eff if kind == "stencil" else tuple(2.0 * hh for hh in hs)
-        opts["weights"] = tuple(w.tolist() for w in ws)
+        opts["weights"] = [w.tolist() for w in ws]
         opts["_positive"] = all(bool(np.all(w >= 0)) for w in ws)
     t = np.ascontiguousarray(np.broadcast_to(t, grid.rfft_shape))
     t.setflags(write=False)
