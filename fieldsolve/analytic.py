@@ -26,7 +26,7 @@ from .grid import Grid
 __all__ = [
     "Gaussian", "PointMass", "UniformSphere", "Plummer", "Hernquist", "GaussianDisc",
     "KuzminDisc", "FourierMode", "GaussianLattice", "EwaldPointMass", "GaussianSlabMode",
-    "CompactBump", "ewald_potential", "ewald_acceleration", "EWALD_CONSTANT",
+    "CompactBump", "ewald_potential", "ewald_acceleration", "long_range_acceleration", "EWALD_CONSTANT",
 ]
 
 #: ``lim_{r->0} (psi_Ewald(r) - 1/r) * L`` for a cubic cell of side L (= Z_3(1)).
@@ -358,6 +358,25 @@ def ewald_acceleration(points, box, alpha=None, chunk=4096):
     return out
 
 
+def long_range_acceleration(points, box, split, chunk=4096):
+    """Long-range (k-space) part of the periodic acceleration of a unit point mass at the
+    origin (``G = 1``) for a Gaussian TreePM split of scale ``r_s = split``:
+    ``a = -(4 pi / V) sum_{k != 0} k e^{-k^2 r_s^2} sin(k.r) / k^2`` -- what a PM code with
+    the potential filter ``exp(-k^2 r_s^2)`` should return. Shape (N, 3)."""
+    x = np.atleast_2d(np.asarray(points, dtype=np.float64))
+    box = np.broadcast_to(np.asarray(box, dtype=np.float64), (3,))
+    vol = float(np.prod(box))
+    w = float(split) ** 2
+    kcut = math.sqrt(-math.log(1e-16) / w)
+    mmax = [int(math.ceil(kcut * b / (2 * np.pi))) for b in box]
+    kv, amp = _kvecs(box, mmax, w)
+    out = np.empty_like(x)
+    for s in range(0, x.shape[0], chunk):
+        xs = x[s:s + chunk]
+        out[s:s + chunk] = -2 * (4 * np.pi / vol) * (np.sin(xs @ kv.T) * amp) @ kv
+    return out
+
+
 class EwaldPointMass:
     """Point mass ``M`` at ``center`` in a periodic box (and all its images), zero-mean
     potential: ``phi = -G M psi_Ewald(x - c)``; acceleration ``-grad phi``. ``alpha`` is the
@@ -403,13 +422,16 @@ class GaussianLattice:
     def density(self, x):
         c = _coords(x, 3)
         s = self.sigma
-        out = 0.0
-        nimg = int(math.ceil(9 * s / self.box.min())) + 1
-        for n in np.ndindex(*(2 * nimg + 1,) * 3):
-            shift = (np.array(n) - nimg) * self.box
-            d = [ci - (c0 + sh) for ci, c0, sh in zip(c, self.center, shift)]
-            r2 = sum(v * v for v in d)
-            out = out + np.exp(-r2 / (2 * s * s))
+        # the Gaussian factorises per axis, so the image sum is a product of 1D sums
+        out = 1.0
+        for ci, c0, L in zip(c, self.center, self.box):
+            d = ci - c0
+            d = d - L * np.round(d / L)
+            nimg = int(math.ceil(0.5 + 9 * s / L))
+            acc = 0.0
+            for n in range(-nimg, nimg + 1):
+                acc = acc + np.exp(-(d - n * L) ** 2 / (2 * s * s))
+            out = out * acc
         return self.mass * (2 * np.pi * s * s) ** -1.5 * out
 
     def potential(self, x):
@@ -451,22 +473,29 @@ class GaussianLattice:
 
 
 class GaussianSlabMode:
-    """Mixed-boundary test case (periodic x, y with period ``box``; free z):
-    ``rho = g_s(z) [1 + cos(2 pi x / Lx) cos(2 pi y / Ly)]``, ``g_s`` a unit Gaussian of
-    width ``s`` centred at ``z0``. ``phi = 2 pi G [z erf(z / sqrt2 s) + s sqrt(2/pi) e^{-z^2/2s^2}]
-    - G cos cos (pi / K) e^{K^2 s^2 / 2} [e^{-K z} erfc((K s^2 - z)/(sqrt2 s))
-    + e^{K z} erfc((K s^2 + z)/(sqrt2 s))]``, ``K = 2 pi sqrt(1/Lx^2 + 1/Ly^2)``."""
+    """Mixed-boundary test case: periodic in-plane axes (period ``box``), free last axis z.
 
-    ndim = 3
+    3D: ``rho = g_s(z) [1 + cos(2 pi x / Lx) cos(2 pi y / Ly)]``; 2D (``ndim=2``):
+    ``rho = g_s(z) [1 + cos(2 pi x / Lx)]``, with ``g_s`` a unit Gaussian of width ``s``
+    centred at ``z0``. With ``lap(phi) = 4 pi G rho``:
+    ``phi = 2 pi G [z erf(z / sqrt2 s) + s sqrt(2/pi) e^{-z^2/2s^2}]
+    - G c(x) (pi / K) e^{K^2 s^2 / 2} [e^{-K z} erfc((K s^2 - z)/(sqrt2 s))
+    + e^{K z} erfc((K s^2 + z)/(sqrt2 s))]``, ``K`` the in-plane wavenumber of the mode
+    (``2 pi sqrt(1/Lx^2 + 1/Ly^2)`` in 3D): the mode part solves
+    ``psi'' - K^2 psi = 4 pi g_s`` with the kernel ``-exp(-K|z|)/(2K)``."""
 
-    def __init__(self, sigma=1 / 16, z0=0.0, box=(1.0, 1.0), G=1.0):
-        self.sigma, self.z0, self.G = float(sigma), float(z0), float(G)
-        self.box = tuple(float(b) for b in np.broadcast_to(box, (2,)))
+    def __init__(self, sigma=1 / 16, z0=0.0, box=1.0, G=1.0, ndim=3):
+        if ndim not in (2, 3):
+            raise ValueError("GaussianSlabMode is 2D or 3D")
+        self.sigma, self.z0, self.G, self.ndim = float(sigma), float(z0), float(G), ndim
+        self.box = tuple(float(b) for b in np.broadcast_to(box, (ndim - 1,)))
 
     def _parts(self, x):
-        cx, cy, cz = _coords(x, 3)
-        cc = np.cos(2 * np.pi * cx / self.box[0]) * np.cos(2 * np.pi * cy / self.box[1])
-        return cc, cz - self.z0
+        c = _coords(x, self.ndim)
+        cc = 1.0
+        for ci, L in zip(c[:-1], self.box):
+            cc = cc * np.cos(2 * np.pi * ci / L)
+        return cc, c[-1] - self.z0
 
     def density(self, x):
         cc, z = self._parts(x)
@@ -476,9 +505,9 @@ class GaussianSlabMode:
     def potential(self, x):
         cc, z = self._parts(x)
         s = self.sigma
-        K = 2 * np.pi * math.hypot(1 / self.box[0], 1 / self.box[1])
+        K = 2 * np.pi * math.sqrt(sum(1 / L**2 for L in self.box))
         mean = 2 * np.pi * (z * sp.erf(z / (np.sqrt(2) * s)) + s * np.sqrt(2 / np.pi) * np.exp(-z * z / (2 * s * s)))
-        # e^{K^2 s^2/2} e^{-Kz} erfc(...) written with erfcx-free logs to avoid overflow
+        # e^{K^2 s^2/2 - K z} erfc(a) = e^{K^2 s^2/2 - K z - a^2} erfcx(a): no overflow
         a = (K * s * s - z) / (np.sqrt(2) * s)
         b = (K * s * s + z) / (np.sqrt(2) * s)
         t1 = np.exp(K * K * s * s / 2 - K * z - a * a) * sp.erfcx(a)

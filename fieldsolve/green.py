@@ -797,7 +797,9 @@ class VGFKernel(FreeKernel):
         ks = np.where(small, 1.0, k)
         xs = np.where(small, 1.0, x)
         if geometry == "thin_disc":
-            itj0 = sp.itj0y0(xs)[0]
+            # int_0^x J0 via Struve functions (scipy's itj0y0 loses ~1e-10 near x ~ 17)
+            itj0 = xs * sp.j0(xs) + np.pi * xs / 2 * (sp.j1(xs) * sp.struve(0, xs)
+                                                      - sp.j0(xs) * sp.struve(1, xs))
             return np.where(small, -L / 2 * (1 - x * x / 12), -itj0 / (2 * ks))
         s2 = np.where(small, L * L / 4 * (1 - x * x / 12), np.sin(xs / 2) ** 2 / ks**2)
         if ndim == 3:
