@@ -12,6 +12,9 @@ from .sgs import (dynamic_smagorinsky, leonard_stress, sgs_dissipation, sgs_ener
                   strain_rate)
 from .spectra import dealias, energy_spectrum, padded_product
 from .turbulence import synthetic_turbulence
+from . import analytic, green, pm
+from .green import get_kernel, kernel_names
+from .poisson import PoissonSolver
 
 __version__ = "0.1.0"
 
@@ -22,4 +25,5 @@ __all__ = [
     "les", "Filter", "make_filter", "filter_field", "filter_kernel", "transfer_function",
     "sgs_stress", "strain_rate", "sgs_energy", "sgs_dissipation", "leonard_stress",
     "dynamic_smagorinsky", "energy_spectrum", "dealias", "padded_product", "synthetic_turbulence",
+    "PoissonSolver", "analytic", "green", "pm", "get_kernel", "kernel_names",
 ]
