@@ -1,0 +1,759 @@
+"""Run configurations: YAML -> plain dict -> ``--set`` overrides -> pydantic v2 models.
+
+The models below are the single source of truth for what a run accepts. They forbid unknown
+keys (``extra="forbid"``) and use discriminated unions on ``kind`` (run type, initial
+conditions, sources). :func:`load_config` reads YAML with a strict loader:
+
+* YAML 1.2 scalars: ``1e-3`` is a float, only ``true``/``false`` are booleans (``no``, ``on``
+  stay strings and are then rejected by boolean fields), integers with a leading zero
+  (``017``, octal in YAML 1.1) are rejected as ambiguous, and duplicate keys are errors.
+* every error is a :class:`ConfigError` whose message names the key path, the bad value and
+  what is allowed (the CLI prints it on one line and exits with status 2).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+import yaml
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError,
+                      model_validator)
+
+__all__ = ["ConfigError", "load_config", "parse_config", "load_yaml", "apply_overrides",
+           "config_schema", "dump_config", "config_hash", "NBodyConfig", "PICConfig",
+           "PoissonConfig", "RUN_KINDS"]
+
+
+class ConfigError(ValueError):
+    """An invalid configuration or input; the message is one line naming key, value and rule."""
+
+
+# --------------------------------------------------------------------------------------------
+# strict YAML loading
+# --------------------------------------------------------------------------------------------
+class _LeadingZero(str):
+    """Marker for an integer literal with a leading zero (``017``)."""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema booleans, ints and floats."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in lst
+         if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for ch, lst in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:int",
+                                    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|0o[0-7_]+)$"),
+                                    list("-+0123456789"))
+_StrictLoader.add_implicit_resolver("tag:fieldsolve,leadingzero", re.compile(r"^[-+]?0[0-9_]+$"),
+                                    list("-+0"))
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?
+               |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+.0123456789"))
+
+
+def _construct_int(loader, node):
+    text = loader.construct_scalar(node).replace("_", "")
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_StrictLoader.add_constructor("tag:fieldsolve,leadingzero",
+                              lambda loader, node: _LeadingZero(loader.construct_scalar(node)))
+
+
+def _path_str(path) -> str:
+    return ".".join(str(p) for p in path) if path else "<top level>"
+
+
+def _node_to_python(loader, node, path):
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out = {}
+        for knode, vnode in node.value:
+            key = loader.construct_object(knode, deep=True)
+            if not isinstance(key, str):
+                raise ConfigError(f"{_path_str(path + [key])}: key {key!r} (line {knode.start_mark.line + 1}) "
+                                  "must be a string")
+            if key in out:
+                raise ConfigError(f"{_path_str(path + [key])}: duplicate key {key!r} "
+                                  f"(line {knode.start_mark.line + 1}); each key may appear once")
+            out[key] = _node_to_python(loader, vnode, path + [key])
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_node_to_python(loader, v, path + [i]) for i, v in enumerate(node.value)]
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, _LeadingZero):
+        raise ConfigError(f"{_path_str(path)}: {str(value)!r} has a leading zero, which YAML 1.1 reads "
+                          f"as octal ({_octal_hint(value)}); write it without the leading zero, "
+                          "or as 0o17 if octal is meant")
+    return value
+
+
+def _octal_hint(text):
+    try:
+        return f"= {int(text.replace('_', ''), 8)}"
+    except ValueError:
+        return "invalid octal"
+
+
+def load_yaml(text: str, source: str = "<string>") -> Any:
+    """Parse YAML text with the strict loader (see module docstring)."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}
+        return _node_to_python(loader, node, [])
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{source}:{where}: not valid YAML ({problem})") from None
+    finally:
+        loader.dispose()
+
+
+def parse_scalar(text: str) -> Any:
+    """A ``--set`` value: parsed as a YAML scalar/flow value with the strict loader."""
+    return load_yaml(text, source="--set value") if text.strip() else ""
+
+
+def apply_overrides(data: dict, overrides) -> dict:
+    """Apply ``section.key=value`` overrides (values parsed as YAML) to a nested dict copy."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected section.key=value")
+        key, text = item.split("=", 1)
+        parts = [p for p in key.strip().split(".")]
+        if not all(parts):
+            raise ConfigError(f"--set {item!r}: empty key component in {key!r}")
+        try:
+            value = parse_scalar(text)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {key.strip()}: {str(exc).split(': ', 1)[-1]}") from None
+        node = data
+        for i, p in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                if not p.isdigit() or int(p) >= len(node):
+                    raise ConfigError(f"--set {item!r}: {_path_str(parts[:i + 1])} is not an index of a "
+                                      f"list of {len(node)}")
+                node = node[int(p)]
+            elif isinstance(node, dict):
+                if node.get(p) is None:
+                    node[p] = {}
+                node = node[p]
+            else:
+                raise ConfigError(f"--set {item!r}: {_path_str(parts[:i])} = {node!r} is not a section")
+        last = parts[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ConfigError(f"--set {item!r}: {last!r} is not an index of a list of {len(node)}")
+            node[int(last)] = value
+        elif isinstance(node, dict):
+            node[last] = value
+        else:
+            raise ConfigError(f"--set {item!r}: {_path_str(parts[:-1])} = {node!r} is not a section")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# field types with clear messages
+# --------------------------------------------------------------------------------------------
+def _int_like(v):
+    if isinstance(v, bool):
+        raise ValueError(f"expected an integer, got the boolean {v}")
+    if isinstance(v, float):
+        if v.is_integer():
+            return int(v)
+        raise ValueError(f"expected an integer, got {v!r}")
+    if isinstance(v, str):
+        raise ValueError(f"expected an integer, got the string {v!r}")
+    return v
+
+
+def _float_like(v):
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number, got the boolean {v}")
+    if isinstance(v, str):
+        raise ValueError(f"expected a number, got the string {v!r}")
+    if isinstance(v, (int, float)) and not math.isfinite(float(v)):
+        raise ValueError(f"expected a finite number, got {v!r}")
+    return v
+
+
+def _bool_like(v):
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+Int = Annotated[int, BeforeValidator(_int_like)]
+PosInt = Annotated[int, BeforeValidator(_int_like), Field(gt=0)]
+NonNegInt = Annotated[int, BeforeValidator(_int_like), Field(ge=0)]
+Float = Annotated[float, BeforeValidator(_float_like)]
+PosFloat = Annotated[float, BeforeValidator(_float_like), Field(gt=0)]
+NonNegFloat = Annotated[float, BeforeValidator(_float_like), Field(ge=0)]
+Bool = Annotated[bool, BeforeValidator(_bool_like)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+Scheme = Literal["ngp", "cic", "tsc", "pcs"]
+Gradient = Literal["spectral", "fd2", "fd4"]
+FieldName = Literal["density", "potential", "field"]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _as_list(v):
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def ListOf(tp, **kw):
+    """A list; a scalar is accepted as a one-element list (broadcast over axes where allowed)."""
+    return Annotated[list[tp], BeforeValidator(_as_list), Field(**kw)]
+
+
+# --------------------------------------------------------------------------------------------
+# common sections
+# --------------------------------------------------------------------------------------------
+class GridConfig(_Base):
+    """Uniform cell-centred grid (see ``fieldsolve.Grid``)."""
+    shape: ListOf(PosInt, min_length=1, max_length=3) = Field(
+        description="cells per axis, 1 to 3 axes (one integer: a 1-D grid)")
+    box: ListOf(PosFloat, min_length=1, max_length=3) = Field(
+        [1.0], description="box length per axis (one value: the same on every axis)")
+    origin: ListOf(Float, min_length=1, max_length=3) = Field([0.0], description="lower corner of the box")
+    periodic: ListOf(Bool, min_length=1, max_length=3) = Field(
+        [True], description="periodic (true) or isolated (false), per axis")
+
+    @model_validator(mode="after")
+    def _lengths(self):
+        nd = len(self.shape)
+        for name in ("box", "origin", "periodic"):
+            v = getattr(self, name)
+            if len(v) not in (1, nd):
+                raise ValueError(f"grid.{name} = {v} has {len(v)} entries but grid.shape = {self.shape} "
+                                 f"has {nd} axes; give 1 or {nd}")
+        return self
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def per_axis(self, name):
+        v = list(getattr(self, name))
+        return v * self.ndim if len(v) == 1 else v
+
+    def make(self):
+        from .grid import Grid
+
+        return Grid(tuple(self.shape), tuple(self.per_axis("box")), tuple(self.per_axis("origin")),
+                    tuple(self.per_axis("periodic")))
+
+
+class SolverConfig(_Base):
+    """Poisson solve and particle-mesh coupling."""
+    kernel: Optional[str] = Field(None, description="Green's-function kernel passed to "
+                                  "fieldsolve.PoissonSolver (null = the solver's default)")
+    gradient: Optional[Gradient] = Field(None, description="gradient of the potential: spectral (periodic "
+                                         "grids only), fd2 or fd4; null = spectral if periodic, else fd4")
+    scheme: Scheme = Field("cic", description="particle assignment window for deposit and readout")
+
+    @model_validator(mode="after")
+    def _kernel(self):
+        if self.kernel is not None:
+            allowed = _poisson_kernels()
+            if allowed is not None and self.kernel not in allowed:
+                raise ValueError(f"kernel {self.kernel!r} is unknown; allowed: {', '.join(allowed)}")
+        return self
+
+
+def _poisson_kernels():
+    try:
+        from .green import kernel_names
+    except ImportError:
+        return None
+    return tuple(kernel_names())
+
+
+class TimeConfig(_Base):
+    """Leapfrog kick-drift-kick time stepping."""
+    dt: PosFloat = Field(description="time step (the maximum step when cfl is set)")
+    t_end: Optional[PosFloat] = Field(None, description="end time (give t_end or steps)")
+    steps: Optional[PosInt] = Field(None, description="number of steps (give t_end or steps)")
+    cfl: Optional[PosFloat] = Field(None, description="if set, dt = min(dt, cfl * h_min / max|v|)")
+
+    @model_validator(mode="after")
+    def _end(self):
+        if (self.t_end is None) == (self.steps is None):
+            raise ValueError(f"t_end = {self.t_end} and steps = {self.steps}: give exactly one of them")
+        if self.steps is not None and self.cfl is not None:
+            raise ValueError("cfl needs t_end, not steps (the step count is not known in advance)")
+        return self
+
+
+class OutputConfig(_Base):
+    """openPMD snapshots, plots, time series."""
+    every: PosInt = Field(10, description="write a snapshot every this many steps (and at step 0 and the end)")
+    fields: list[FieldName] = Field(["density", "potential", "field"], description="mesh records to write")
+    particles: Bool = Field(True, description="write particle positions/velocities/ids")
+    dtype: Literal["float32", "float64"] = Field("float32", description="precision of snapshot arrays")
+    plots: Bool = Field(True, description="write PNG plots at the end of the run")
+
+
+class CheckpointConfig(_Base):
+    """float64 restart files holding the full state."""
+    every: Optional[PosInt] = Field(None, description="checkpoint every this many steps (null: only at "
+                                    "the end and on SIGINT/SIGTERM)")
+    keep_last: PosInt = Field(2, description="number of checkpoints kept")
+
+
+# --------------------------------------------------------------------------------------------
+# initial conditions (nbody)
+# --------------------------------------------------------------------------------------------
+class PlummerIC(_Base):
+    """Plummer sphere with equilibrium (isotropic) velocities, Aarseth-Henon-Wielen sampling."""
+    kind: Literal["plummer"]
+    n_particles: PosInt
+    total_mass: PosFloat = 1.0
+    scale_radius: PosFloat = 1.0
+    r_max: PosFloat = Field(10.0, description="truncation radius in units of scale_radius")
+    center: Optional[list[Float]] = Field(None, description="centre (default: box centre)")
+
+
+class UniformSphereIC(_Base):
+    """Uniform-density sphere, optionally with isotropic Gaussian velocities (cold collapse)."""
+    kind: Literal["uniform_sphere"]
+    n_particles: PosInt
+    total_mass: PosFloat = 1.0
+    radius: PosFloat = 1.0
+    virial_ratio: NonNegFloat = Field(0.0, description="2K/|W| of the initial state (0 = cold)")
+    center: Optional[list[Float]] = None
+
+
+class ZeldovichIC(_Base):
+    """Particle lattice displaced by one planar sine wave, from rest, on a periodic grid:
+    x = q + A sin(k q_axis) e_axis, with k = 2 pi mode / L_axis."""
+    kind: Literal["zeldovich"]
+    particles_per_axis: list[PosInt] = Field(description="lattice size per axis")
+    amplitude: PosFloat = Field(description="displacement amplitude A (must satisfy A k < 1)")
+    mode: PosInt = 1
+    axis: NonNegInt = 0
+    mean_density: PosFloat = 1.0
+
+
+class FileIC(_Base):
+    """Particles from an HDF5 file: a fieldsolve openPMD snapshot/checkpoint, or plain datasets
+    ``position`` (N, ndim), ``velocity`` (N, ndim) and ``mass`` (N,) or scalar."""
+    kind: Literal["hdf5"]
+    path: str
+    species: Optional[Name] = Field(None, description="openPMD species (default: the first)")
+    iteration: Optional[NonNegInt] = Field(None, description="openPMD iteration (default: the last)")
+
+
+NBodyIC = Annotated[Union[PlummerIC, UniformSphereIC, ZeldovichIC, FileIC], Field(discriminator="kind")]
+
+
+class GravityUnits(_Base):
+    G: PosFloat = Field(1.0, description="gravitational constant in code units")
+    length_si: PosFloat = Field(1.0, description="metres per code length")
+    time_si: PosFloat = Field(1.0, description="seconds per code time")
+    mass_si: PosFloat = Field(1.0, description="kilograms per code mass")
+
+
+class PlasmaUnits(_Base):
+    epsilon0: PosFloat = Field(1.0, description="vacuum permittivity in code units")
+    length_si: PosFloat = 1.0
+    time_si: PosFloat = 1.0
+    mass_si: PosFloat = 1.0
+    charge_si: PosFloat = Field(1.0, description="coulombs per code charge")
+
+
+class _RunBase(_Base):
+    @model_validator(mode="after")
+    def _gradient(self):
+        solver = getattr(self, "solver", None)
+        if solver is not None and solver.gradient == "spectral" and not all(self.grid.per_axis("periodic")):
+            raise ValueError(f"solver.gradient = 'spectral' needs a periodic grid (grid.periodic = "
+                             f"{self.grid.per_axis('periodic')}); use fd2 or fd4")
+        if solver is not None and solver.kernel is not None:
+            try:
+                from .green import kernel_names
+            except ImportError:
+                return self
+            per = self.grid.per_axis("periodic")
+            kind = "periodic" if all(per) else ("free" if not any(per) else None)
+            allowed = kernel_names(kind) if kind else ["zeta", "chat2"]
+            if solver.kernel not in allowed:
+                raise ValueError(f"solver.kernel = {solver.kernel!r} does not apply to grid.periodic = {per}; "
+                                 f"allowed here: {', '.join(allowed)}")
+        return self
+
+    name: Optional[Name] = Field(None, description="run name (default: the kind)")
+    seed: Optional[NonNegInt] = Field(None, description="random seed; null draws fresh entropy (recorded)")
+    threads: Optional[PosInt] = Field(None, description="threads for FFTs and deposit (null: all cores)")
+    grid: GridConfig
+    output: OutputConfig = OutputConfig()
+
+
+class NBodyConfig(_RunBase):
+    """Particle-mesh gravity: periodic (mean density removed) or isolated (free space)."""
+    kind: Literal["nbody"]
+    units: GravityUnits = GravityUnits()
+    solver: SolverConfig = SolverConfig()
+    time: TimeConfig
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    initial: NBodyIC
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        ic, g = self.initial, self.grid
+        nd = g.ndim
+        if isinstance(ic, ZeldovichIC):
+            if not all(g.per_axis("periodic")):
+                raise ValueError(f"grid.periodic = {g.per_axis('periodic')}: initial.kind=zeldovich needs "
+                                 "true on every axis")
+            if len(ic.particles_per_axis) != nd:
+                raise ValueError(f"initial.particles_per_axis has {len(ic.particles_per_axis)} entries "
+                                 f"for a {nd}-D grid")
+            if ic.axis >= nd:
+                raise ValueError(f"initial.axis = {ic.axis} but the grid has {nd} axes (allowed 0..{nd - 1})")
+            k = 2 * math.pi * ic.mode / g.per_axis("box")[ic.axis]
+            if ic.amplitude * k >= 1:
+                raise ValueError(f"initial.amplitude = {ic.amplitude}: A k = {ic.amplitude * k:.3g} >= 1 "
+                                 "means shell crossing at t = 0; need A k < 1")
+        if isinstance(ic, (PlummerIC, UniformSphereIC)):
+            if nd != 3:
+                raise ValueError(f"initial.kind={ic.kind} needs a 3-D grid, grid.shape has {nd} axes")
+            if ic.center is not None and len(ic.center) != 3:
+                raise ValueError(f"initial.center has {len(ic.center)} entries; need 3")
+            box = g.per_axis("box")
+            org = g.per_axis("origin")
+            per = g.per_axis("periodic")
+            c = ic.center or [o + b / 2 for o, b in zip(org, box)]
+            r = ic.r_max * ic.scale_radius if isinstance(ic, PlummerIC) else ic.radius
+            for a in range(3):
+                if not per[a] and (c[a] - r < org[a] or c[a] + r > org[a] + box[a]):
+                    key = "initial.r_max" if isinstance(ic, PlummerIC) else "initial.radius"
+                    raise ValueError(f"{key}: the sphere (centre {c[a]:g}, radius {r:g}) leaves the "
+                                     f"isolated box [{org[a]:g}, {org[a] + box[a]:g}] on axis {a}")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# electrostatic PIC
+# --------------------------------------------------------------------------------------------
+class Perturbation(_Base):
+    """Density perturbation n = n0 (1 + amplitude cos(k.x)), k = 2 pi mode / box, made by
+    displacing the loaded particles along k (first order)."""
+    amplitude: Float = Field(description="relative density amplitude alpha")
+    mode: ListOf(NonNegInt, min_length=1, max_length=3) = Field(
+        [1], description="mode number along axis 0, or one mode number per axis")
+
+
+class Species(_Base):
+    """One particle species; a uniform density, a drifting Maxwellian, an optional perturbation."""
+    name: Name
+    charge: Float = Field(description="charge per physical particle (code units)")
+    mass: PosFloat = Field(description="mass per physical particle")
+    density: PosFloat = Field(1.0, description="mean number density n0")
+    n_particles: PosInt = Field(description="number of macro-particles")
+    loading: Literal["quiet", "random"] = Field("quiet", description="quiet: regular positions and "
+                                                "low-discrepancy velocity quantiles; random: pseudo-random")
+    v_th: ListOf(NonNegFloat, min_length=1, max_length=3) = Field(
+        [0.0], description="thermal speed (standard deviation), one value or one per axis; 0 = cold")
+    drift: ListOf(Float, min_length=1, max_length=3) = Field([0.0], description="drift velocity, one value "
+                                                             "(along axis 0) or one per axis")
+    perturbation: Optional[Perturbation] = None
+
+    @model_validator(mode="after")
+    def _charge(self):
+        if self.charge == 0:
+            raise ValueError("charge = 0: a neutral species feels no field; give a nonzero charge")
+        return self
+
+
+class PICConfig(_RunBase):
+    """Electrostatic particle-in-cell on a periodic 1-D/2-D/3-D grid."""
+    kind: Literal["pic"]
+    units: PlasmaUnits = PlasmaUnits()
+    solver: SolverConfig = SolverConfig()
+    time: TimeConfig
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    species: Annotated[list[Species], Field(min_length=1)]
+    background: Literal["neutralizing", "none"] = Field(
+        "neutralizing", description="uniform background charge cancelling the species' mean charge")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        g = self.grid
+        nd = g.ndim
+        if not all(g.per_axis("periodic")):
+            raise ValueError(f"grid.periodic = {g.per_axis('periodic')}: kind=pic needs true on every axis")
+        names = [s.name for s in self.species]
+        if len(set(names)) != len(names):
+            raise ValueError(f"species names must be unique, got {names}")
+        for i, s in enumerate(self.species):
+            for key in ("v_th", "drift"):
+                v = getattr(s, key)
+                if len(v) not in (1, nd):
+                    raise ValueError(f"species.{i}.{key} = {v} has {len(v)} entries for a {nd}-D grid; "
+                                     f"give 1 or {nd}")
+            p = s.perturbation
+            if p is not None:
+                if len(p.mode) not in (1, nd):
+                    raise ValueError(f"species.{i}.perturbation.mode = {p.mode} has {len(p.mode)} entries "
+                                     f"for a {nd}-D grid; give 1 or {nd}")
+                if not any(p.mode):
+                    raise ValueError(f"species.{i}.perturbation.mode is all zeros; need a nonzero mode")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# single Poisson solve
+# --------------------------------------------------------------------------------------------
+class GaussianSource(_Base):
+    """Gaussian density blob rho = M (2 pi sigma^2)^(-d/2) exp(-|x-c|^2 / 2 sigma^2)."""
+    kind: Literal["gaussian"]
+    mass: PosFloat = 1.0
+    sigma: PosFloat = 0.1
+    center: Optional[list[Float]] = Field(None, description="default: box centre")
+
+
+class PlummerSource(_Base):
+    """Plummer density rho = 3 M / (4 pi a^3) (1 + r^2/a^2)^(-5/2) (3-D)."""
+    kind: Literal["plummer"]
+    mass: PosFloat = 1.0
+    scale_radius: PosFloat = 0.1
+    center: Optional[list[Float]] = None
+
+
+class FileSource(_Base):
+    """Source density from an HDF5 dataset (array of grid.shape, indexed [x, y, z])."""
+    kind: Literal["hdf5"]
+    path: str
+    dataset: str = "density"
+
+
+PoissonSource = Annotated[Union[GaussianSource, PlummerSource, FileSource], Field(discriminator="kind")]
+
+
+class PoissonConfig(_RunBase):
+    """One Poisson solve lap(phi) = 4 pi G rho of a given source; errors against the analytic
+    potential when it is known."""
+    kind: Literal["poisson"]
+    G: PosFloat = Field(1.0, description="lap(phi) = 4 pi G rho")
+    solver: SolverConfig = SolverConfig()
+    source: PoissonSource
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        c = getattr(self.source, "center", None)
+        if c is not None and len(c) != self.grid.ndim:
+            raise ValueError(f"source.center has {len(c)} entries for a {self.grid.ndim}-D grid")
+        if isinstance(self.source, PlummerSource) and self.grid.ndim != 3:
+            raise ValueError("source.kind=plummer needs a 3-D grid")
+        return self
+
+
+RUN_MODELS = [NBodyConfig, PICConfig, PoissonConfig]
+RUN_KINDS = tuple(typing.get_args(m.model_fields["kind"].annotation)[0] for m in RUN_MODELS)
+
+
+def _config_type():
+    return Annotated[Union[tuple(RUN_MODELS)], Field(discriminator="kind")]
+
+
+_ADAPTER = {}
+
+
+def _adapter():
+    key = tuple(RUN_MODELS)
+    if key not in _ADAPTER:
+        _ADAPTER.clear()
+        _ADAPTER[key] = TypeAdapter(_config_type())
+    return _ADAPTER[key]
+
+
+# --------------------------------------------------------------------------------------------
+# error formatting
+# --------------------------------------------------------------------------------------------
+def _unwrap(tp):
+    """Strip Optional/Annotated; return (base type, discriminated members or None)."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin is Union:
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+            if models and len(models) == len(args) and len(models) > 1:
+                return None, models
+            if len(args) == 1:
+                tp = args[0]
+                continue
+            # scalar-or-list unions: prefer a model, then a list
+            lists = [a for a in args if typing.get_origin(a) is list]
+            tp = models[0] if models else (lists[0] if lists else args[0])
+            continue
+        return tp, None
+
+
+def _tag(model):
+    f = model.model_fields.get("kind")
+    return typing.get_args(f.annotation)[0] if f is not None else None
+
+
+def _walk(loc):
+    """Follow a pydantic loc through the config models; return (clean path, model at the end)."""
+    tp = _config_type()
+    clean = []
+    model = None
+    i = 0
+    while True:
+        base, members = _unwrap(tp)
+        if members is not None:
+            if i < len(loc) and any(_tag(m) == loc[i] for m in members):
+                model = next(m for m in members if _tag(m) == loc[i])
+                tp = model
+                i += 1
+                continue
+            return clean + list(loc[i:]), None
+        if i >= len(loc):
+            return clean, base if isinstance(base, type) and issubclass(base, BaseModel) else None
+        part = loc[i]
+        if isinstance(base, type) and issubclass(base, BaseModel):
+            model = base
+            if part in base.model_fields:
+                tp = base.model_fields[part].annotation
+                clean.append(part)
+                i += 1
+                continue
+            return clean + list(loc[i:]), base
+        if typing.get_origin(base) is list and isinstance(part, int):
+            tp = typing.get_args(base)[0]
+            clean.append(part)
+            i += 1
+            continue
+        return clean + list(loc[i:]), None
+
+
+def _lookup(data, path):
+    node = data
+    for p in path:
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _short(v, n=60):
+    s = repr(v)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def _format_error(err, data) -> str:
+    loc = tuple(err["loc"])
+    etype = err["type"]
+    if etype in ("union_tag_invalid", "union_tag_not_found"):
+        path, _ = _walk(loc)
+        ctx = err.get("ctx") or {}
+        key = _path_str(path + ["kind"])
+        if etype == "union_tag_not_found":
+            return f"{key}: missing; allowed: {ctx.get('expected_tags', '')}".rstrip() if ctx.get(
+                "expected_tags") else f"{key}: missing (the run/initial/source type must be given)"
+        return f"{key} = {ctx.get('tag')!r} is unknown; allowed: {ctx.get('expected_tags')}"
+    path, model = _walk(loc)
+    key = _path_str(path)
+    if etype == "extra_forbidden":
+        parent, pmodel = _walk(loc[:-1])
+        allowed = ", ".join(pmodel.model_fields) if pmodel is not None else "see `fieldsolve schema`"
+        return f"{key}: unknown key {str(loc[-1])!r} (= {_short(err.get('input'))}); allowed keys here: {allowed}"
+    if etype == "missing":
+        return f"{key}: required key is missing"
+    value = err.get("input")
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if etype == "value_error" and isinstance(value, dict):
+        return f"{key}: {msg}" if path else msg
+    if path and path[-1] == 0 and not isinstance(_lookup(data, path[:-1]), list):
+        key = _path_str(path[:-1])  # a scalar given where a per-axis list is accepted
+    return f"{key} = {_short(value)}: {msg}"
+
+
+def _validate(data: dict):
+    if not isinstance(data, dict):
+        raise ConfigError(f"<top level>: the config must be a mapping of keys, got {_short(data)}")
+    if "kind" not in data:
+        raise ConfigError(f"kind: required key is missing; allowed: {', '.join(RUN_KINDS)}")
+    try:
+        return _adapter().validate_python(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        msgs = [_format_error(e, data) for e in errors]
+        more = f" (and {len(msgs) - 1} more: {'; '.join(msgs[1:3])})" if len(msgs) > 1 else ""
+        raise ConfigError(msgs[0] + more) from None
+
+
+def parse_config(data, overrides=()):
+    """Validate a plain dict (after ``--set`` overrides) into a config model."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    return _validate(apply_overrides(data, overrides))
+
+
+def load_config(source, overrides=()):
+    """Load a config from a YAML path, YAML text, a dict or a model; apply overrides; validate."""
+    if isinstance(source, BaseModel) and not overrides:
+        return source
+    if isinstance(source, (dict, BaseModel)):
+        return parse_config(source, overrides)
+    path = Path(source)
+    if "\n" not in str(source) and path.suffix in (".yaml", ".yml", ".json") or path.is_file():
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read config ({exc.strerror})") from None
+        data = load_yaml(text, source=str(source))
+    else:
+        data = load_yaml(str(source))
+    return parse_config(data, overrides)
+
+
+def dump_config(cfg) -> str:
+    """Resolved config (defaults included) as YAML text."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, default_flow_style=None)
+
+
+def config_hash(cfg) -> str:
+    return hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def config_schema() -> dict:
+    """JSON schema of the run configuration (all run kinds)."""
+    schema = _adapter().json_schema()
+    schema["title"] = "fieldsolve run configuration"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

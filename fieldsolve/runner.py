@@ -1,0 +1,835 @@
+"""Config-driven runs: ``fieldsolve.run(config, out=...)`` (the CLI calls the same function).
+
+Particle runs (``nbody``, ``pic``) integrate with kick-drift-kick leapfrog; the force loop uses
+only public library functions:
+
+    deposit(grid, x, weights)  ->  PoissonSolver.solve(f)  ->  PoissonSolver.gradient(phi)
+    ->  interpolate(grid, -grad phi, x)  ->  kick / drift
+
+Gravity: ``lap phi = 4 pi G (rho - mean)`` on periodic grids (the mean is removed, Jeans swindle),
+``lap phi = 4 pi G rho`` on isolated ones; acceleration ``g = -grad phi``.
+Electrostatics: ``lap phi = -rho / eps0`` with ``rho`` the species' charge density plus a uniform
+neutralising background; acceleration ``(q/m) E`` with ``E = -grad phi``.
+
+Run directory (``--out``)::
+
+    config.yaml  config.resolved.yaml  provenance.json  log.txt  timeseries.h5
+    diags/fields/fs_%06d.h5 + fields.pmd   checkpoints/chk_%06d.h5 + latest   plots/*.png
+
+Every file except the line-buffered ``log.txt`` is written to ``<name>.tmp`` and moved into
+place with ``os.replace``. SIGINT/SIGTERM finish the current step, write a checkpoint and the
+time series, and return (CLI exit status 130/143); ``resume=True`` continues from
+``checkpoints/latest`` and reproduces an uninterrupted run bit for bit (same threads).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time as _time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import io as fio
+from .config import ConfigError, config_hash, dump_config, load_config, load_yaml
+
+__all__ = ["run", "RunResult", "RunError", "estimate_memory"]
+
+log = logging.getLogger("fieldsolve.run")
+
+# keys that may change between a checkpoint and a resumed run
+RESUME_MUTABLE = ("time.t_end", "time.steps", "output", "checkpoint", "threads")
+
+
+class RunError(RuntimeError):
+    """A failure during a run (CLI exit status 1)."""
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` returns: where things are and the final diagnostics."""
+    run_dir: Path
+    config: object
+    kind: str
+    steps: int = 0
+    time: float = 0.0
+    snapshots: list = field(default_factory=list)
+    timeseries: Path | None = None
+    checkpoint: Path | None = None
+    plots: list = field(default_factory=list)
+    final: dict = field(default_factory=dict)
+    interrupted: str | None = None   # None, "SIGINT", "SIGTERM" or "stop_after"
+
+    def summary(self) -> str:
+        lines = [f"fieldsolve {self.kind} run in {self.run_dir}: {self.steps} steps, t = {self.time:.6g}"
+                 + (f" (stopped: {self.interrupted})" if self.interrupted else "")]
+        for k, v in self.final.items():
+            if isinstance(v, (float, int, np.floating, np.integer)):
+                lines.append(f"  {k:28s} {float(v): .6e}")
+        lines.append(f"  snapshots: {len(self.snapshots)} in {self.run_dir / 'diags' / 'fields'}")
+        if self.checkpoint:
+            lines.append(f"  checkpoint: {self.checkpoint}")
+        if self.plots:
+            lines.append(f"  plots: {', '.join(p.name for p in self.plots)}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# provenance, run directory
+# --------------------------------------------------------------------------------------------
+def _git_describe():
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=root,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def provenance(cfg, seed_entropy=None) -> dict:
+    import h5py
+    import scipy
+
+    from . import __version__, fft
+    from ._threads import get_num_threads
+
+    return {
+        "fieldsolve_version": __version__, "git_describe": _git_describe(),
+        "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+        "h5py": h5py.__version__, "hdf5": h5py.version.hdf5_version, "fft_backend": fft.get_backend(),
+        "threads": get_num_threads(), "host": platform.node(), "platform": platform.platform(),
+        "date_utc": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime()),
+        "command_line": list(sys.argv), "mpi_size": 1,
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS")
+                if k in os.environ},
+        "seed": cfg.seed, "seed_entropy": seed_entropy, "config_sha256": config_hash(cfg),
+    }
+
+
+def _is_run_dir(path: Path) -> bool:
+    return (path / "config.resolved.yaml").exists() or (path / "provenance.json").exists()
+
+
+def _prepare_dir(out: Path, overwrite: bool):
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"--out {out}: directory is not empty; pass --overwrite to replace a previous "
+                              "run or --resume to continue it")
+        if not _is_run_dir(out):
+            raise ConfigError(f"--out {out}: --overwrite only replaces a fieldsolve run directory "
+                              "(one holding config.resolved.yaml); this one is not")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _mutable(key: str) -> bool:
+    return any(key == m or key.startswith(m + ".") for m in RESUME_MUTABLE)
+
+
+def _diff_keys(a, b, prefix=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+class _Logging:
+    def __init__(self, path: Path, echo: bool):
+        self.handlers = [logging.FileHandler(path, mode="a")]
+        self.handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        if echo:
+            h = logging.StreamHandler(sys.stdout)
+            h.setFormatter(logging.Formatter("%(message)s"))
+            self.handlers.append(h)
+
+    def __enter__(self):
+        for h in self.handlers:
+            log.addHandler(h)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        return self
+
+    def __exit__(self, *exc):
+        for h in self.handlers:
+            log.removeHandler(h)
+            h.close()
+
+
+class _Signals:
+    """SIGINT/SIGTERM set a flag; the step loop stops cleanly at the next step boundary."""
+
+    def __init__(self):
+        self.caught = None
+        self.previous = {}
+
+    def _handler(self, signum, frame):
+        self.caught = signal.Signals(signum).name
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self.previous[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.previous.items():
+            signal.signal(s, h)
+
+
+# --------------------------------------------------------------------------------------------
+# physics: force models
+# --------------------------------------------------------------------------------------------
+def _solver(cfg, grid):
+    from .poisson import PoissonSolver
+
+    try:
+        return PoissonSolver(grid, cfg.solver.kernel)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"solver.kernel = {cfg.solver.kernel!r}: {exc}") from None
+
+
+def _units(cfg):
+    u = cfg.units
+    return {"length": u.length_si, "time": u.time_si, "velocity": u.length_si / u.time_si,
+            "mass": u.mass_si, "charge": getattr(u, "charge_si", 1.0)}
+
+
+class _PM:
+    """Particle-mesh force model shared by gravity and electrostatics."""
+
+    def __init__(self, cfg, grid):
+        from . import deposit, interpolate
+
+        self.cfg, self.grid = cfg, grid
+        self.solver = _solver(cfg, grid)
+        self.scheme = cfg.solver.scheme
+        self.method = cfg.solver.gradient
+        self._deposit, self._interpolate = deposit, interpolate
+        self.meshes = {}
+
+    def _mesh_forces(self, x, source_weights):
+        rho = self._deposit(self.grid, x, source_weights, self.scheme)
+        f = self.source(rho)
+        phi = self.solver.solve(f)
+        field = -np.asarray(self.solver.gradient(phi, method=self.method))
+        self.meshes = {"density": rho, "potential": phi, "field": field}
+        return rho, phi, field
+
+    def potential_diag(self, rho, phi, field):
+        raise NotImplementedError
+
+
+class _Gravity(_PM):
+    energy_name = "potential_energy"
+
+    def __init__(self, cfg, grid):
+        super().__init__(cfg, grid)
+        self.G = cfg.units.G
+
+    def source(self, rho):
+        f = 4 * np.pi * self.G * rho
+        if self.grid.all_periodic:
+            f = f - f.mean()
+        return f
+
+    def accelerations(self, x, p):
+        rho, phi, g = self._mesh_forces(x, p["mass"])
+        acc = self._interpolate(self.grid, g, x, self.scheme)
+        # W = 1/2 sum_i m_i phi(x_i) = 1/2 sum_cells rho phi dV (readout is the adjoint of deposit)
+        energy = 0.5 * float(np.sum(rho * phi)) * self.grid.cell_volume
+        return acc, energy
+
+    def mesh_units(self, units):
+        L, T, M = units["length"], units["time"], units["mass"]
+        return {"density": ("rho", fio.UNIT_DIMENSION["mass_density"], M / L ** 3),
+                "potential": ("phi", fio.UNIT_DIMENSION["grav_potential"], (L / T) ** 2),
+                "field": ("g", fio.UNIT_DIMENSION["acceleration"], L / T ** 2)}
+
+
+class _Electrostatic(_PM):
+    energy_name = "field_energy"
+
+    def __init__(self, cfg, grid):
+        super().__init__(cfg, grid)
+        self.eps0 = cfg.units.epsilon0
+        self.neutralize = cfg.background == "neutralizing"
+        # the Fourier mode followed by `mode_energy` (the first perturbed mode, else mode 1 on axis 0)
+        nd = grid.ndim
+        mode = [1] + [0] * (nd - 1)
+        for sp in cfg.species:
+            if sp.perturbation is not None:
+                mode = (list(sp.perturbation.mode) + [0] * nd)[:nd]
+                break
+        self.mode = tuple(int(m) for m in mode)
+
+    def source(self, rho):
+        if self.neutralize:
+            rho = rho - rho.mean()
+        return -rho / self.eps0
+
+    def accelerations(self, x, p):
+        from . import fft
+
+        rho, phi, E = self._mesh_forces(x, p["charge"])
+        if self.neutralize:
+            self.meshes["density"] = rho - rho.mean()
+        acc = self._interpolate(self.grid, E, x, self.scheme) * p["qm"][:, None]
+        energy = 0.5 * self.eps0 * float(np.sum(E * E)) * self.grid.cell_volume
+        # energy in the +-k pair of the followed mode: eps0 V |E_k|^2 / N^2 (Parseval)
+        Ek = fft.rfftn(E, axes=tuple(range(1, self.grid.ndim + 1)))[(slice(None),) + self.mode]
+        self.mode_energy = float(self.eps0 * self.grid.volume * np.sum(np.abs(Ek) ** 2) / self.grid.size ** 2)
+        # complex amplitude of E.k_hat in that mode: E(x) = Re[a exp(i k.x)] + other modes
+        kh = np.array(self.mode, dtype=float) / np.array(self.grid.box)
+        kh /= np.linalg.norm(kh)
+        a = 2.0 * complex(np.dot(kh, Ek)) / self.grid.size
+        self.mode_amplitude = (a.real, a.imag)
+        return acc, energy
+
+    def mesh_units(self, units):
+        L, T, M, Q = units["length"], units["time"], units["mass"], units["charge"]
+        return {"density": ("rho", fio.UNIT_DIMENSION["charge_density"], Q / L ** 3),
+                "potential": ("phi", fio.UNIT_DIMENSION["electric_potential"], M * L ** 2 / (T ** 2 * Q)),
+                "field": ("E", fio.UNIT_DIMENSION["electric_field"], M * L / (T ** 2 * Q))}
+
+
+# --------------------------------------------------------------------------------------------
+# initial particles
+# --------------------------------------------------------------------------------------------
+def _initial_particles(cfg, grid, rng):
+    from . import ic
+
+    if cfg.kind == "pic":
+        parts, species, off = [], [], 0
+        for i, sp in enumerate(cfg.species):
+            try:
+                d = ic.load_species(rng, grid, sp, id_offset=off)
+            except ValueError as exc:
+                raise ConfigError(f"species.{i}.{exc}") from None
+            d["qm"] = np.full(sp.n_particles, sp.charge / sp.mass)
+            parts.append(d)
+            species.append((sp.name, off, off + sp.n_particles))
+            off += sp.n_particles
+        p = {k: np.concatenate([d[k] for d in parts]) for k in ("position", "velocity", "mass", "charge",
+                                                               "weighting", "id", "qm")}
+        return p, species
+    icfg = cfg.initial
+    G = cfg.units.G
+    center = icfg.center if getattr(icfg, "center", None) is not None else None
+    if center is None:
+        center = [o + b / 2 for o, b in zip(grid.origin, grid.box)]
+    if icfg.kind == "plummer":
+        p = ic.plummer_sphere(rng, icfg.n_particles, total_mass=icfg.total_mass,
+                              scale_radius=icfg.scale_radius, G=G, r_max=icfg.r_max, center=center)
+    elif icfg.kind == "uniform_sphere":
+        p = ic.uniform_sphere(rng, icfg.n_particles, total_mass=icfg.total_mass, radius=icfg.radius, G=G,
+                              virial_ratio=icfg.virial_ratio, center=center)
+    elif icfg.kind == "zeldovich":
+        p = ic.zeldovich_plane_wave(grid, icfg.particles_per_axis, amplitude=icfg.amplitude,
+                                    mode=icfg.mode, axis=icfg.axis, mean_density=icfg.mean_density)
+        p.pop("lagrangian")
+    else:
+        try:
+            p = ic.particles_from_hdf5(icfg.path, grid.ndim, species=icfg.species, iteration=icfg.iteration)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"initial.path = {icfg.path!r}: {exc}") from None
+        inside = grid.contains(p["position"])
+        if not inside.all():
+            raise ConfigError(f"initial.path = {icfg.path!r}: {int((~inside).sum())} particles lie outside "
+                              "the isolated grid.box")
+    n = p["position"].shape[0]
+    p["id"] = np.arange(n, dtype=np.uint64)
+    return p, [("dm", 0, n)]
+
+
+def _wrap(grid, x):
+    for a in range(grid.ndim):
+        if grid.periodic[a]:
+            o, L = grid.origin[a], grid.box[a]
+            x[:, a] = o + np.mod(x[:, a] - o, L)
+            x[:, a][x[:, a] >= o + L] = o  # np.mod can round up to L
+    return x
+
+
+def estimate_memory(cfg) -> dict:
+    """Rough peak memory (bytes) of a run: grids incl. FFT work arrays, particle arrays."""
+    grid = cfg.grid.make()
+    pad = 2 ** sum(1 for p in grid.periodic if not p)
+    cells = grid.size
+    mesh = cells * 8 * (3 + grid.ndim)             # rho, f, phi, field components
+    fft_work = cells * pad * 8 * 3                 # padded real + complex spectrum + kernel
+    if cfg.kind == "pic":
+        n = sum(s.n_particles for s in cfg.species)
+    elif cfg.kind == "nbody":
+        ic = cfg.initial
+        n = (math.prod(ic.particles_per_axis) if ic.kind == "zeldovich" else getattr(ic, "n_particles", 0))
+    else:
+        n = 0
+    particles = n * 8 * (3 * grid.ndim + 5)
+    snap_bytes = np.dtype(cfg.output.dtype).itemsize * (cells * (2 + grid.ndim) + n * 2 * grid.ndim) + 8 * n
+    return {"particles": n, "grid_bytes": mesh + fft_work, "particle_bytes": particles,
+            "total_bytes": mesh + fft_work + particles, "snapshot_bytes": snap_bytes}
+
+
+# --------------------------------------------------------------------------------------------
+# the particle loop
+# --------------------------------------------------------------------------------------------
+class _ParticleRun:
+    def __init__(self, cfg, run_dir: Path, prov: dict, progress):
+        self.cfg, self.dir, self.prov = cfg, run_dir, prov
+        self.grid = cfg.grid.make()
+        self.model = (_Gravity if cfg.kind == "nbody" else _Electrostatic)(cfg, self.grid)
+        self.units = _units(cfg)
+        self.progress = progress
+        self.fields_dir = run_dir / "diags" / "fields"
+        self.chk_dir = run_dir / "checkpoints"
+        self.cfg_yaml = dump_config(cfg)
+        self.prov_json = json.dumps(prov, indent=1, sort_keys=True)
+        self.sha = config_hash(cfg)
+        self.snapshots = []
+        self.checkpoint = None
+
+    # ---- state ----
+    def init_state(self, rng_ic, rng_run):
+        self.p, self.species = _initial_particles(self.cfg, self.grid, rng_ic)
+        _wrap(self.grid, self.p["position"])
+        self.rng = rng_run
+        self.step, self.t = 0, 0.0
+        self.ts = {k: [] for k in ("step", "time", "dt", "kinetic_energy", self.model.energy_name,
+                                   "total_energy", "momentum")}
+        if self.cfg.kind == "pic":
+            self.ts["mode_energy"] = []
+            self.ts["mode_amplitude"] = []
+        self.acc, self.epot = self._forces()
+        self._record(0.0)
+
+    def _forces(self):
+        try:
+            return self.model.accelerations(self.p["position"], self.p)
+        except ValueError as exc:
+            if "leave the bounded grid" in str(exc) or "outside" in str(exc):
+                raise RunError(f"step {self.step}: a particle left the isolated box ({exc})") from None
+            raise
+
+    def _record(self, dt):
+        v, m = self.p["velocity"], self.p["mass"]
+        ke = 0.5 * float(np.sum(m[:, None] * v * v))
+        mom = (m[:, None] * v).sum(axis=0)
+        for k, val in (("step", self.step), ("time", self.t), ("dt", dt), ("kinetic_energy", ke),
+                       (self.model.energy_name, self.epot), ("total_energy", ke + self.epot), ("momentum", mom)):
+            self.ts[k].append(val)
+        if "mode_energy" in self.ts:
+            self.ts["mode_energy"].append(self.model.mode_energy)
+            self.ts["mode_amplitude"].append(self.model.mode_amplitude)
+
+    def checkpoint_state(self):
+        state = {k: v for k, v in self.p.items()}
+        state["acceleration"] = self.acc
+        state["timeseries"] = {k: np.asarray(v) for k, v in self.ts.items()}
+        meta = {"step": self.step, "time": self.t, "epot": self.epot, "config_sha256": self.sha,
+                "rng_state": self.rng.bit_generator.state, "species": self.species, "kind": self.cfg.kind,
+                "time_hex": float(self.t).hex(), "epot_hex": float(self.epot).hex()}
+        return state, meta
+
+    def restore(self, path):
+        state, meta = fio.read_checkpoint(path)
+        if meta.get("kind") != self.cfg.kind:
+            raise ConfigError(f"checkpoint {path} is for kind={meta.get('kind')}, config has kind={self.cfg.kind}")
+        ts = state.pop("timeseries")
+        self.acc = state.pop("acceleration")
+        self.p = state
+        self.species = [tuple(s) for s in meta["species"]]
+        self.step = int(meta["step"])
+        self.t = float.fromhex(meta["time_hex"])
+        self.epot = float.fromhex(meta["epot_hex"])
+        self.rng = np.random.Generator(np.random.PCG64())
+        self.rng.bit_generator.state = meta["rng_state"]
+        self.ts = {k: list(v) for k, v in ts.items()}
+
+    # ---- output ----
+    def write_snapshot(self):
+        cfg = self.cfg
+        meshes = {}
+        mu = self.model.mesh_units(self.units)
+        for name in cfg.output.fields:
+            rec, udim, usi = mu[name]
+            meshes[rec] = {"data": self.model.meshes[name], "unit_dimension": udim, "unit_si": usi}
+        particles = None
+        if cfg.output.particles:
+            particles = {}
+            for name, a, b in self.species:
+                sp = {"position": self.p["position"][a:b], "velocity": self.p["velocity"][a:b],
+                      "id": self.p["id"][a:b]}
+                if cfg.kind == "pic":
+                    w = self.p["weighting"][a:b]
+                    sp["weighting"] = w[0] if np.all(w == w[0]) else w
+                    sp["mass"] = float(self.p["mass"][a] / w[0])
+                    sp["charge"] = float(self.p["charge"][a] / w[0])
+                else:
+                    m = self.p["mass"][a:b]
+                    sp["mass"] = m[0] if m.size and np.all(m == m[0]) else m
+                particles[name] = sp
+        dt = self.ts["dt"][-1] if self.ts["dt"] else 0.0
+        path = fio.write_iteration(self.fields_dir, self.step, time=self.t, dt=dt, grid=self.grid,
+                                   meshes=meshes, particles=particles, dtype=cfg.output.dtype, units=self.units,
+                                   config_yaml=self.cfg_yaml, provenance_json=self.prov_json,
+                                   config_sha=self.sha, software_version=self.prov["fieldsolve_version"])
+        if not (self.fields_dir / "fields.pmd").exists():
+            fio.write_pmd_index(self.fields_dir)
+        if path not in self.snapshots:
+            self.snapshots.append(path)
+        self.write_timeseries()
+
+    def write_timeseries(self):
+        cols = {k: np.asarray(v, dtype=np.int64 if k == "step" else np.float64) for k, v in self.ts.items()}
+        attrs = {}
+        if self.cfg.kind == "pic":
+            attrs["mode"] = np.array(self.model.mode, dtype=np.int64)
+        fio.write_timeseries(self.dir / "timeseries.h5", cols,
+                             attrs={**attrs, "kind": self.cfg.kind, "config_sha256": self.sha,
+                                    "energy_convention": "kinetic = sum m v^2/2; potential = sum rho phi dV/2 "
+                                    "(gravity); field = eps0 sum E^2 dV/2 (pic)"})
+
+    def write_checkpoint(self):
+        self.chk_dir.mkdir(parents=True, exist_ok=True)
+        state, meta = self.checkpoint_state()
+        path = fio.write_checkpoint(self.chk_dir / f"chk_{self.step:06d}.h5", state, meta)
+        fio.atomic_write_text(self.chk_dir / "latest", path.name + "\n")
+        keep = self.cfg.checkpoint.keep_last
+        old = sorted(self.chk_dir.glob("chk_*.h5"))[:-keep]
+        for f in old:
+            f.unlink()
+        self.checkpoint = path
+        self.write_timeseries()
+        return path
+
+    # ---- integration ----
+    def _dt(self):
+        tcfg = self.cfg.time
+        dt = tcfg.dt
+        if tcfg.cfl is not None:
+            vmax = float(np.max(np.abs(self.p["velocity"]))) if self.p["velocity"].size else 0.0
+            if vmax > 0:
+                dt = min(dt, tcfg.cfl * min(self.grid.spacing) / vmax)
+        if tcfg.t_end is not None:
+            dt = min(dt, tcfg.t_end - self.t)
+        return dt
+
+    def _done(self):
+        tcfg = self.cfg.time
+        if tcfg.steps is not None:
+            return self.step >= tcfg.steps
+        return self.t >= tcfg.t_end * (1 - 1e-12)
+
+    def total_steps(self):
+        tcfg = self.cfg.time
+        if tcfg.steps is not None:
+            return tcfg.steps
+        if tcfg.cfl is None:
+            return int(math.ceil(tcfg.t_end / tcfg.dt - 1e-9))
+        return None
+
+    def kdk(self, dt):
+        p = self.p
+        p["velocity"] += (0.5 * dt) * self.acc
+        p["position"] += dt * p["velocity"]
+        _wrap(self.grid, p["position"])
+        self.acc, self.epot = self._forces()
+        p["velocity"] += (0.5 * dt) * self.acc
+        self.step += 1
+        tcfg = self.cfg.time
+        if tcfg.cfl is None and tcfg.t_end is not None and self.step == self.total_steps():
+            self.t = tcfg.t_end
+        elif tcfg.cfl is None:
+            self.t = self.step * tcfg.dt
+        else:
+            self.t = self.t + dt
+        self._record(dt)
+
+    def loop(self, signals, stop_after=None):
+        from tqdm import tqdm
+
+        ocfg, ccfg = self.cfg.output, self.cfg.checkpoint
+        total = self.total_steps()
+        bar = tqdm(total=total, initial=self.step, disable=None if self.progress is None else not self.progress,
+                   desc=f"fieldsolve {self.cfg.kind}", unit="step", leave=False, dynamic_ncols=True)
+        done_here = 0
+        interrupted = None
+        try:
+            while not self._done():
+                if not math.isfinite(self.ts["total_energy"][-1]):
+                    raise RunError(f"step {self.step}: energy is not finite; the run diverged (reduce time.dt)")
+                self.kdk(self._dt())
+                done_here += 1
+                bar.update(1)
+                final = self._done()
+                if self.step % ocfg.every == 0 or final:
+                    self.write_snapshot()
+                if ccfg.every is not None and self.step % ccfg.every == 0 and not final:
+                    self.write_checkpoint()
+                if signals.caught and not final:
+                    interrupted = signals.caught
+                    break
+                if stop_after is not None and done_here >= stop_after and not final:
+                    interrupted = "stop_after"
+                    break
+        finally:
+            bar.close()
+        return interrupted
+
+
+def _plots(run_dir, enabled):
+    if not enabled:
+        return []
+    from .plots import make_plots
+
+    try:
+        return make_plots(run_dir)
+    except Exception as exc:  # plotting must never lose a finished run
+        log.warning("plotting failed: %s", exc)
+        return []
+
+
+# --------------------------------------------------------------------------------------------
+# public entry point
+# --------------------------------------------------------------------------------------------
+def _resolve_seed(cfg):
+    if cfg.seed is not None:
+        return cfg, None
+    entropy = np.random.SeedSequence().entropy
+    return cfg.model_copy(update={"seed": int(entropy)}), int(entropy)
+
+
+def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progress=None,
+        stop_after=None, echo=True):
+    """Run a simulation from a config (path, YAML text, dict or model).
+
+    Parameters
+    ----------
+    out : run directory (default ``runs/<name>``). Must be empty or absent unless ``overwrite``
+        (replace a previous run directory) or ``resume`` (continue from its latest checkpoint;
+        ``config`` may then be None: the run directory's resolved config is used).
+    overrides : ``["section.key=value", ...]`` applied before validation.
+    progress : True/False to force the progress bar on/off; None shows it only on a TTY.
+    stop_after : stop (with a checkpoint) after this many steps in this call.
+    echo : also print log lines to stdout.
+
+    Returns a :class:`RunResult`. Raises :class:`ConfigError` for invalid input and
+    :class:`RunError` for failures during the run.
+    """
+    raw_text = None
+    if resume:
+        if out is None:
+            raise ConfigError("--resume needs the run directory (--out DIR or DIR)")
+        out = Path(out)
+        saved_path = out / "config.resolved.yaml"
+        latest = out / "checkpoints" / "latest"
+        if not saved_path.exists() or not latest.exists():
+            raise ConfigError(f"--resume {out}: not a run directory with a checkpoint "
+                              "(config.resolved.yaml and checkpoints/latest needed)")
+        saved = load_config(saved_path)
+        if config is None:
+            cfg = load_config(saved_path, overrides)
+        else:
+            cfg = load_config(config, overrides)
+            if cfg.seed is None:
+                cfg = cfg.model_copy(update={"seed": saved.seed})
+        changed = [k for k in _diff_keys(saved.model_dump(mode="json"), cfg.model_dump(mode="json"))
+                   if not _mutable(k)]
+        if changed:
+            raise ConfigError(f"--resume {out}: the config differs from the checkpointed run in "
+                              f"{', '.join(changed)}; only {', '.join(RESUME_MUTABLE)} may change")
+        entropy = None
+    else:
+        if config is None:
+            raise ConfigError("no config given")
+        if isinstance(config, (str, Path)) and Path(config).is_file():
+            raw_text = Path(config).read_text()
+        cfg = load_config(config, overrides)
+        cfg, entropy = _resolve_seed(cfg)
+        out = Path(out) if out is not None else Path("runs") / (cfg.name or cfg.kind)
+        _prepare_dir(out, overwrite)
+
+    from ._threads import set_num_threads
+
+    if cfg.threads is not None:
+        set_num_threads(cfg.threads)
+    prov = provenance(cfg, entropy)
+    if not resume:
+        fio.atomic_write_text(out / "config.yaml", raw_text if raw_text is not None else dump_config(cfg))
+        fio.atomic_write_text(out / "config.resolved.yaml", dump_config(cfg))
+        fio.atomic_write_text(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True) + "\n")
+    else:
+        fio.atomic_write_text(out / "config.resolved.yaml", dump_config(cfg))
+
+    with _Logging(out / "log.txt", echo):
+        log.info("fieldsolve %s run %s -> %s%s", cfg.kind, cfg.name or "", out, " (resume)" if resume else "")
+        try:
+            if cfg.kind in ("nbody", "pic"):
+                res = _run_particles(cfg, out, prov, resume, progress, stop_after)
+            else:
+                res = _RUNNERS[cfg.kind](cfg, out, prov)
+        except ConfigError as exc:
+            log.error("invalid input: %s", exc)
+            raise
+        except Exception:
+            log.exception("run failed")
+            raise
+        log.info("%s", res.summary())
+        return res
+
+
+def _run_particles(cfg, out, prov, resume, progress, stop_after):
+    sim = _ParticleRun(cfg, out, prov, progress)
+    t0 = _time.perf_counter()
+    if resume:
+        chk = out / "checkpoints" / (out / "checkpoints" / "latest").read_text().strip()
+        sim.restore(chk)
+        sim.snapshots = sorted((out / "diags" / "fields").glob("fs_*.h5"))
+        sim.checkpoint = chk
+        log.info("resumed from %s at step %d, t = %.6g", chk.name, sim.step, sim.t)
+    else:
+        ss = np.random.SeedSequence(cfg.seed)
+        s_ic, s_run = ss.spawn(2)
+        sim.init_state(np.random.default_rng(s_ic), np.random.default_rng(s_run))
+        sim.write_snapshot()
+        log.info("%d particles, grid %s, box %s, periodic %s", sim.p["position"].shape[0], sim.grid.shape,
+                 sim.grid.box, sim.grid.periodic)
+    with _Signals() as signals:
+        interrupted = sim.loop(signals, stop_after)
+        sim.write_checkpoint()  # always: a finished run can be extended with --resume
+    wall = _time.perf_counter() - t0
+    e = np.asarray(sim.ts["total_energy"])
+    final = {"kinetic_energy": sim.ts["kinetic_energy"][-1], sim.model.energy_name: sim.ts[sim.model.energy_name][-1],
+             "total_energy": float(e[-1]),
+             "relative_energy_error": float(abs(e[-1] - e[0]) / abs(e[0])) if e[0] != 0 else float("nan"),
+             "max_relative_energy_error": float(np.max(np.abs(e - e[0])) / abs(e[0])) if e[0] != 0 else float("nan"),
+             "wall_seconds": wall}
+    mom = np.asarray(sim.ts["momentum"])
+    final["max_abs_momentum"] = float(np.max(np.abs(mom)))
+    if interrupted:
+        log.info("stopped (%s) at step %d, t = %.6g; checkpoint %s; continue with "
+                 "`fieldsolve run --resume %s`", interrupted, sim.step, sim.t, sim.checkpoint.name, out)
+    plots = [] if interrupted else _plots(out, cfg.output.plots)
+    res = RunResult(run_dir=out, config=cfg, kind=cfg.kind, steps=sim.step, time=sim.t, snapshots=sim.snapshots,
+                    timeseries=out / "timeseries.h5", checkpoint=sim.checkpoint, plots=plots, final=final,
+                    interrupted=interrupted)
+    res.state = sim.p
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# single Poisson solve
+# --------------------------------------------------------------------------------------------
+def _poisson_model(cfg, grid):
+    """(density on the grid, analytic model or None) for the configured source."""
+    from . import analytic
+
+    src = cfg.source
+    if src.kind == "hdf5":
+        import h5py
+
+        try:
+            with h5py.File(src.path, "r") as f:
+                if src.dataset not in f:
+                    raise ConfigError(f"source.dataset = {src.dataset!r}: not in {src.path}; "
+                                      f"datasets: {sorted(f.keys())}")
+                rho = np.asarray(f[src.dataset][()], dtype=np.float64)
+        except OSError as exc:
+            raise ConfigError(f"source.path = {src.path!r}: cannot read ({exc})") from None
+        if rho.shape != grid.shape:
+            raise ConfigError(f"source.dataset {src.dataset!r} has shape {rho.shape}; grid.shape is {grid.shape}")
+        return rho, None
+    center = src.center or [o + b / 2 for o, b in zip(grid.origin, grid.box)]
+    if src.kind == "gaussian":
+        if grid.all_periodic and grid.ndim == 3:
+            model = analytic.GaussianLattice(mass=src.mass, sigma=src.sigma, center=center, box=grid.box, G=cfg.G)
+        elif not any(grid.periodic):
+            model = analytic.Gaussian(mass=src.mass, sigma=src.sigma, center=center, ndim=grid.ndim, G=cfg.G)
+        else:
+            model = None
+        if model is None or isinstance(model, analytic.GaussianLattice):
+            dens = analytic.Gaussian(mass=src.mass, sigma=src.sigma, center=center, ndim=grid.ndim, G=cfg.G)
+            rho = dens.density(grid)
+        else:
+            rho = model.density(grid)
+        return np.asarray(np.broadcast_to(rho, grid.shape), dtype=np.float64), model
+    model = analytic.Plummer(mass=src.mass, a=src.scale_radius, center=center, G=cfg.G)
+    rho = np.asarray(np.broadcast_to(model.density(grid), grid.shape), dtype=np.float64)
+    return rho, (model if not any(grid.periodic) else None)
+
+
+def _run_poisson(cfg, out, prov):
+    from .poisson import PoissonSolver
+
+    t0 = _time.perf_counter()
+    if cfg.threads is not None:
+        from ._threads import set_num_threads
+
+        set_num_threads(cfg.threads)
+    grid = cfg.grid.make()
+    try:
+        solver = PoissonSolver(grid, cfg.solver.kernel, warn_mean=False)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"solver.kernel = {cfg.solver.kernel!r}: {exc}") from None
+    rho, model = _poisson_model(cfg, grid)
+    f = 4 * np.pi * cfg.G * rho
+    if grid.all_periodic:
+        f = f - f.mean()
+    phi = solver.solve(f)
+    g = -np.asarray(solver.gradient(phi, method=cfg.solver.gradient))
+    final = {"kernel": solver.kernel_name, "solve_order": float(solver.order)}
+    extras = {}
+    if model is not None:
+        exact = np.asarray(np.broadcast_to(model.potential(grid), grid.shape), dtype=np.float64)
+        if grid.all_periodic:
+            exact = exact - exact.mean()
+        err = phi - exact
+        final["phi_rel_l2_error"] = float(np.linalg.norm(err) / np.linalg.norm(exact))
+        final["phi_rel_linf_error"] = float(np.abs(err).max() / np.abs(exact).max())
+        acc = np.moveaxis(np.asarray(model.acceleration(grid)), -1, 0)
+        acc = np.broadcast_to(acc, g.shape)
+        final["field_rel_l2_error"] = float(np.linalg.norm(g - acc) / np.linalg.norm(acc))
+        extras = {"phi_exact": exact, "phi_error": err}
+        log.info("potential error vs analytic: relL2 %.3e, relLinf %.3e; field relL2 %.3e",
+                 final["phi_rel_l2_error"], final["phi_rel_linf_error"], final["field_rel_l2_error"])
+    else:
+        log.info("no analytic potential for this source/boundary combination; no error reported")
+    L, T, M = 1.0, 1.0, 1.0
+    meshes = {"rho": {"data": rho, "unit_dimension": fio.UNIT_DIMENSION["mass_density"], "unit_si": M / L ** 3},
+              "phi": {"data": phi, "unit_dimension": fio.UNIT_DIMENSION["grav_potential"], "unit_si": 1.0},
+              "g": {"data": g, "unit_dimension": fio.UNIT_DIMENSION["acceleration"], "unit_si": 1.0}}
+    keep = {"density": "rho", "potential": "phi", "field": "g"}
+    meshes = {keep[k]: meshes[keep[k]] for k in cfg.output.fields}
+    fields_dir = out / "diags" / "fields"
+    snap = fio.write_iteration(fields_dir, 0, time=0.0, dt=0.0, grid=grid, meshes=meshes, dtype=cfg.output.dtype,
+                               config_yaml=dump_config(cfg), provenance_json=json.dumps(prov, sort_keys=True),
+                               config_sha=config_hash(cfg), extras=extras,
+                               software_version=prov["fieldsolve_version"])
+    fio.write_pmd_index(fields_dir)
+    scalars = {k: v for k, v in final.items() if isinstance(v, float)}
+    fio.atomic_write_text(out / "result.json", json.dumps({**final, **scalars}, indent=1, sort_keys=True) + "\n")
+    final["wall_seconds"] = _time.perf_counter() - t0
+    plots = _plots(out, cfg.output.plots)
+    res = RunResult(run_dir=out, config=cfg, kind="poisson", steps=0, time=0.0, snapshots=[snap],
+                    plots=plots, final=final)
+    res.state = {"density": rho, "potential": phi, "field": g}
+    return res
+
+
+_RUNNERS = {"poisson": _run_poisson}
