@@ -1,235 +1,269 @@
 """numba kernels behind :mod:`fieldsolve.assign` (deposit / readout / sort).
 
-Every kernel works on a 3-D embedding of the grid: a 1-D or 2-D grid is viewed as
-``(C, n0, n1, n2)`` with trailing axes of length 1 and window order 1 there, so one compiled
-kernel per dtype serves every dimension and window. Positions stay in physical units and are
-mapped to cell-centre units ``u = (x - origin)/h - 1/2`` (cell ``i`` centred at ``u = i``).
+Positions stay in physical units and are mapped to cell-centre units ``u = (x - origin)/h - 1/2``
+(cell ``i`` centred at ``u = i``). The per-particle loops are written once
+(``_paint_particles`` / ``_read_particles``) with the window order ``P`` and the dimension
+``NDIM`` as run-time arguments and the weights in tuples (registers, no heap scratch): one
+compiled kernel per dtype serves every (dimension, window) pair, which keeps the cold JIT
+cost to seconds. (Specialising per (P, NDIM) was tried: compile time and memory exploded.)
 
-Parallel deposit is deterministic by construction: particles are stably counting-sorted into
-slabs along axis 0, slabs of even index are painted in parallel, then those of odd index. Slabs
-are at least ``p - 1`` planes wide, so two slabs of one colour never touch the same plane; the
-slab count depends on the grid and window only, never on the thread count, so the summation
-order (and thus every bit of the result) is the same for 1 or N threads. No atomics.
+Parallel deposit is deterministic by construction: particles are stably sorted into slabs
+along axis 0 (a parallel counting sort; a stable sort has one answer whatever the thread
+count), slabs of even index are painted in parallel, then those of odd index. Slabs are at
+least ``P - 1`` planes wide, so two slabs of one colour never touch the same plane; the slab
+count depends on the grid and window only, so the summation order in every cell, and thus
+every bit of the result, is the same for 1 or N threads. No atomics, no per-thread grids.
 """
 from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import njit, prange
 
 _JIT = dict(cache=True, nogil=True)
+_INLINE = dict(cache=True, nogil=True)  # small helpers: LLVM inlines them
+NCHUNK = 64  # fixed work split of the sort passes (results do not depend on it)
 
 
-@njit(inline="always", **_JIT)
-def _stencil(u, p, w):
-    """Fill ``w[:p]`` with the order-``p`` weights of a particle at ``u`` (cell-centre units)
-    and return the index of the first cell of its stencil (not wrapped)."""
-    if p == 1:
-        s = math.floor(u + 0.5)
-        w[0] = 1.0
-        return s
-    if p == 2:
+@njit(**_INLINE)
+def _weights(u, P):
+    """Start index (not wrapped) and the P weights (padded with zeros) at ``u``."""
+    if P == 1:
+        return math.floor(u + 0.5), 1.0, 0.0, 0.0, 0.0
+    if P == 2:
         s = math.floor(u)
         d = u - s
-        w[0] = 1.0 - d
-        w[1] = d
-        return s
-    if p == 3:
+        return s, 1.0 - d, d, 0.0, 0.0
+    if P == 3:
         c = math.floor(u + 0.5)
         d = u - c
-        w[0] = 0.5 * (0.5 - d) * (0.5 - d)
-        w[1] = 0.75 - d * d
-        w[2] = 0.5 * (0.5 + d) * (0.5 + d)
-        return c - 1
+        return c - 1, 0.5 * (0.5 - d) * (0.5 - d), 0.75 - d * d, 0.5 * (0.5 + d) * (0.5 + d), 0.0
     f = math.floor(u)
     d = u - f
     e = 1.0 - d
-    w[0] = e * e * e / 6.0
-    w[1] = (4.0 - 6.0 * d * d + 3.0 * d * d * d) / 6.0
-    w[2] = (4.0 - 6.0 * e * e + 3.0 * e * e * e) / 6.0
-    w[3] = d * d * d / 6.0
-    return f - 1
+    return (f - 1, e * e * e / 6.0, (4.0 - 6.0 * d * d + 3.0 * d * d * d) / 6.0,
+            (4.0 - 6.0 * e * e + 3.0 * e * e * e) / 6.0, d * d * d / 6.0)
 
 
-@njit(inline="always", **_JIT)
-def _axis_stencil(x, o, ih, n, per, p, w, idx):
-    """Weights and (wrapped, or -1 when off a bounded grid) indices along one axis."""
-    s = _stencil((x - o) * ih - 0.5, p, w)
+@njit(**_INLINE)
+def _wrap(i, n):
+    if i >= n:
+        i -= n
+        if i >= n:
+            i %= n
+    return i
+
+
+@njit(**_INLINE)
+def _indices(s, n, per):
+    """Cell indices of the 4 stencil slots: wrapped on a periodic axis, -1 off a bounded one."""
     if per:
         s = s % n
-        for a in range(p):
-            i = s + a
-            while i >= n:
-                i -= n
-            idx[a] = i
-    else:
-        for a in range(p):
-            i = s + a
-            idx[a] = i if (i >= 0 and i < n) else -1
+        return s, _wrap(s + 1, n), _wrap(s + 2, n), _wrap(s + 3, n)
+    i0 = s if 0 <= s < n else -1
+    i1 = s + 1 if 0 <= s + 1 < n else -1
+    i2 = s + 2 if 0 <= s + 2 < n else -1
+    i3 = s + 3 if 0 <= s + 3 < n else -1
+    return i0, i1, i2, i3
 
 
-@njit(**_JIT)
-def _paint_range(grid, pos, wts, lo, hi, ndim, orig, ih, shape, per, pax, w0, w1, w2, i0, i1, i2):
+@njit(**_INLINE)
+def _axis(x, o, ih, n, per, P):
+    s, w0, w1, w2, w3 = _weights((x - o) * ih - 0.5, P)
+    return (w0, w1, w2, w3), _indices(s, n, per)
+
+
+@njit(**_INLINE)
+def _paint_particles(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDIM):
     nc = grid.shape[0]
+    P1 = P if NDIM > 1 else 1
+    P2 = P if NDIM > 2 else 1
+    W1 = (1.0, 0.0, 0.0, 0.0)
+    I1 = (0, 0, 0, 0)
+    W2 = W1
+    I2 = I1
     for q in range(lo, hi):
-        _axis_stencil(pos[q, 0], orig[0], ih[0], shape[0], per[0], pax[0], w0, i0)
-        if ndim > 1:
-            _axis_stencil(pos[q, 1], orig[1], ih[1], shape[1], per[1], pax[1], w1, i1)
-        if ndim > 2:
-            _axis_stencil(pos[q, 2], orig[2], ih[2], shape[2], per[2], pax[2], w2, i2)
-        for a in range(pax[0]):
-            ia = i0[a]
+        W0, I0 = _axis(pos[q, 0], orig[0], ih[0], shape[0], per[0], P)
+        if NDIM > 1:
+            W1, I1 = _axis(pos[q, 1], orig[1], ih[1], shape[1], per[1], P)
+        if NDIM > 2:
+            W2, I2 = _axis(pos[q, 2], orig[2], ih[2], shape[2], per[2], P)
+        qw = q * wstep
+        for a in range(P):
+            ia = I0[a]
             if ia < 0:
                 continue
-            for b in range(pax[1]):
-                ib = i1[b]
+            for b in range(P1):
+                ib = I1[b]
                 if ib < 0:
                     continue
-                wab = w0[a] * w1[b]
-                for c in range(pax[2]):
-                    ic = i2[c]
+                wab = W0[a] * W1[b]
+                for c in range(P2):
+                    ic = I2[c]
                     if ic < 0:
                         continue
-                    wabc = wab * w2[c]
+                    wabc = wab * W2[c]
                     for m in range(nc):
-                        grid[m, ia, ib, ic] += wabc * wts[q, m]
+                        grid[m, ia, ib, ic] += wabc * wts[qw, m]
 
 
 @njit(**_JIT)
-def _scratch(ndim):
-    w0 = np.ones(4)
-    w1 = np.ones(4)
-    w2 = np.ones(4)
-    i0 = np.zeros(4, np.int64)
-    i1 = np.zeros(4, np.int64)
-    i2 = np.zeros(4, np.int64)
-    return w0, w1, w2, i0, i1, i2
-
-
-@njit(**_JIT)
-def paint_serial(grid, pos, wts, ndim, orig, ih, shape, per, pax):
-    w0, w1, w2, i0, i1, i2 = _scratch(ndim)
-    _paint_range(grid, pos, wts, 0, pos.shape[0], ndim, orig, ih, shape, per, pax,
-                 w0, w1, w2, i0, i1, i2)
+def paint_serial(grid, pos, wts, wstep, orig, ih, shape, per, P, ndim):
+    _paint_particles(grid, pos, wts, wstep, 0, pos.shape[0], orig, ih, shape, per, P, ndim)
 
 
 @njit(parallel=True, **_JIT)
-def slab_keys(pos, orig0, ih0, n0, per0, p, width, nslab):
-    """Slab index of every particle: the slab holding the first plane of its stencil."""
-    n = pos.shape[0]
-    key = np.empty(n, np.int32)
-    for q in prange(n):
-        w = np.empty(4)
-        s = _stencil((pos[q, 0] - orig0) * ih0 - 0.5, p, w)
-        if per0:
-            s = s % n0
-        k = s // width
-        if k < 0:
-            k = 0
-        if k >= nslab:
-            k = nslab - 1
-        key[q] = k
-    return key
-
-
-@njit(**_JIT)
-def counting_sort(key, nbins):
-    """Stable counting sort: returns ``order`` (particles grouped by key) and bin starts."""
-    counts = np.zeros(nbins + 1, np.int64)
-    for q in range(key.shape[0]):
-        counts[key[q] + 1] += 1
-    for b in range(nbins):
-        counts[b + 1] += counts[b]
-    starts = counts.copy()
-    order = np.empty(key.shape[0], np.int64)
-    for q in range(key.shape[0]):
-        b = key[q]
-        order[counts[b]] = q
-        counts[b] += 1
-    return order, starts
-
-
-@njit(parallel=True, **_JIT)
-def gather_rows(a, order):
-    out = np.empty((order.shape[0], a.shape[1]), a.dtype)
-    for q in prange(order.shape[0]):
-        for m in range(a.shape[1]):
-            out[q, m] = a[order[q], m]
-    return out
-
-
-@njit(parallel=True, **_JIT)
-def paint_slabs(grid, pos, wts, starts, ndim, orig, ih, shape, per, pax):
+def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim):
     nslab = starts.shape[0] - 1
     for colour in range(2):
-        for j in prange(nslab // 2 + 1):
+        for j in prange((nslab + 1) // 2):
             k = 2 * j + colour
             if k < nslab:
-                w0, w1, w2, i0, i1, i2 = _scratch(ndim)
-                _paint_range(grid, pos, wts, starts[k], starts[k + 1], ndim, orig, ih, shape,
-                             per, pax, w0, w1, w2, i0, i1, i2)
+                _paint_particles(grid, pos, wts, wstep, starts[k], starts[k + 1], orig, ih,
+                                shape, per, P, ndim)
+
+
+@njit(**_INLINE)
+def _valid(pos, q, orig, ih, shape, per, P, ndim):
+    """0 if particle q is usable; 1 non-finite; 2 + a if its stencil leaves bounded axis a."""
+    for a in range(ndim):
+        x = pos[q, a]
+        if not math.isfinite(x):
+            return 1
+    for a in range(ndim):
+        if not per[a]:
+            s = _weights((pos[q, a] - orig[a]) * ih[a] - 0.5, P)[0]
+            if s < 0 or s + P > shape[a]:
+                return 2 + a
+    return 0
 
 
 @njit(parallel=True, **_JIT)
-def readout(field, pos, ndim, orig, ih, shape, per, pax, chunk):
+def check_positions(pos, orig, ih, shape, per, P, ndim, allow_outside):
+    """Per-particle status code (see ``_valid``); with ``allow_outside`` only non-finite counts."""
     n = pos.shape[0]
+    status = np.zeros(n, np.int8)
+    for q in prange(n):
+        v = _valid(pos, q, orig, ih, shape, per, P, ndim)
+        if v == 1 or (v > 1 and not allow_outside):
+            status[q] = v
+    return status
+
+
+@njit(parallel=True, **_JIT)
+def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, width, nslab):
+    """Validate, then stably sort particles (and weights) into slabs along axis 0.
+
+    Returns ``(nbad, pos_sorted, wts_sorted, starts)``; with ``nbad > 0`` nothing is sorted."""
+    n = pos.shape[0]
+    key = np.empty(n, np.int32)
+    hist = np.zeros((NCHUNK, nslab), np.int64)
+    bad = np.zeros(NCHUNK, np.int64)
+    chunk = (n + NCHUNK - 1) // NCHUNK
+    for c in prange(NCHUNK):
+        for q in range(c * chunk, min(n, (c + 1) * chunk)):
+            v = _valid(pos, q, orig, ih, shape, per, P, ndim)
+            if v == 1 or (v > 1 and not allow_outside):
+                bad[c] += 1
+                key[q] = 0
+                continue
+            s = _weights((pos[q, 0] - orig[0]) * ih[0] - 0.5, P)[0]
+            if per[0]:
+                s = s % shape[0]
+            k = s // width
+            if k < 0:
+                k = 0
+            if k >= nslab:
+                k = nslab - 1
+            key[q] = k
+            hist[c, k] += 1
+    nbad = bad.sum()
+    starts = np.zeros(nslab + 1, np.int64)
+    if nbad > 0:
+        return nbad, pos[:0].copy(), wts[:0].copy(), starts
+    for k in range(nslab):
+        starts[k + 1] = starts[k] + hist[:, k].sum()
+    offset = np.empty((NCHUNK, nslab), np.int64)
+    for k in range(nslab):
+        o = starts[k]
+        for c in range(NCHUNK):
+            offset[c, k] = o
+            o += hist[c, k]
+    pos_s = np.empty_like(pos)
+    nw = n if wstep else 1
+    wts_s = np.empty((nw, wts.shape[1]), wts.dtype)
+    if not wstep:
+        wts_s[0] = wts[0]
+    for c in prange(NCHUNK):
+        off = offset[c].copy()
+        for q in range(c * chunk, min(n, (c + 1) * chunk)):
+            k = key[q]
+            d = off[k]
+            off[k] = d + 1
+            for a in range(pos.shape[1]):
+                pos_s[d, a] = pos[q, a]
+            if wstep:
+                for m in range(wts.shape[1]):
+                    wts_s[d, m] = wts[q, m]
+    return 0, pos_s, wts_s, starts
+
+
+@njit(**_INLINE)
+def _read_particles(field, pos, out, lo, hi, orig, ih, shape, per, P, NDIM):
     nc = field.shape[0]
-    out = np.zeros((n, nc))
-    nchunk = (n + chunk - 1) // chunk
-    for j in prange(nchunk):
-        w0, w1, w2, i0, i1, i2 = _scratch(ndim)
-        acc = np.empty(nc)
-        for q in range(j * chunk, min(n, (j + 1) * chunk)):
-            _axis_stencil(pos[q, 0], orig[0], ih[0], shape[0], per[0], pax[0], w0, i0)
-            if ndim > 1:
-                _axis_stencil(pos[q, 1], orig[1], ih[1], shape[1], per[1], pax[1], w1, i1)
-            if ndim > 2:
-                _axis_stencil(pos[q, 2], orig[2], ih[2], shape[2], per[2], pax[2], w2, i2)
-            acc[:] = 0.0
-            for a in range(pax[0]):
-                ia = i0[a]
+    P1 = P if NDIM > 1 else 1
+    P2 = P if NDIM > 2 else 1
+    W1 = (1.0, 0.0, 0.0, 0.0)
+    I1 = (0, 0, 0, 0)
+    W2 = W1
+    I2 = I1
+    for q in range(lo, hi):
+        W0, I0 = _axis(pos[q, 0], orig[0], ih[0], shape[0], per[0], P)
+        if NDIM > 1:
+            W1, I1 = _axis(pos[q, 1], orig[1], ih[1], shape[1], per[1], P)
+        if NDIM > 2:
+            W2, I2 = _axis(pos[q, 2], orig[2], ih[2], shape[2], per[2], P)
+        for m in range(nc):
+            acc = 0.0
+            for a in range(P):
+                ia = I0[a]
                 if ia < 0:
                     continue
-                for b in range(pax[1]):
-                    ib = i1[b]
+                for b in range(P1):
+                    ib = I1[b]
                     if ib < 0:
                         continue
-                    wab = w0[a] * w1[b]
-                    for c in range(pax[2]):
-                        ic = i2[c]
+                    wab = W0[a] * W1[b]
+                    for c in range(P2):
+                        ic = I2[c]
                         if ic < 0:
                             continue
-                        wabc = wab * w2[c]
-                        for m in range(nc):
-                            acc[m] += wabc * field[m, ia, ib, ic]
-            for m in range(nc):
-                out[q, m] = acc[m]
-    return out
+                        acc += wab * W2[c] * field[m, ia, ib, ic]
+            out[q, m] = acc
 
 
 @njit(parallel=True, **_JIT)
-def check_positions(pos, ndim, orig, ih, shape, per, pax):
-    """Count non-finite positions and, per axis, stencils that leave a bounded grid."""
+def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk):
+    """Gather the field at every particle; returns ``(nbad, out)`` (``out`` unusable if nbad)."""
     n = pos.shape[0]
-    bad = np.zeros((n, 4), np.bool_)
-    for q in prange(n):
-        w = np.empty(4)
-        for a in range(ndim):
-            x = pos[q, a]
-            if not math.isfinite(x):
-                bad[q, 3] = True
-                continue
-            if not per[a]:
-                s = _stencil((x - orig[a]) * ih[a] - 0.5, pax[a], w)
-                if s < 0 or s + pax[a] > shape[a]:
-                    bad[q, a] = True
-    return bad
+    out = np.zeros((n, field.shape[0]))
+    nchunk = (n + chunk - 1) // chunk
+    bad = np.zeros(nchunk, np.int64)
+    for j in prange(nchunk):
+        lo = j * chunk
+        hi = min(n, lo + chunk)
+        for q in range(lo, hi):
+            v = _valid(pos, q, orig, ih, shape, per, P, ndim)
+            if v == 1 or (v > 1 and not allow_outside):
+                bad[j] += 1
+        if bad[j] == 0:
+            _read_particles(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim)
+    return bad.sum(), out
 
 
 @njit(**_JIT)
-def cell_keys(pos, ndim, orig, ih, shape):
+def cell_keys(pos, orig, ih, shape, ndim):
     """Flat index of the cell containing each particle (periodic wrap on every axis)."""
     n = pos.shape[0]
     key = np.empty(n, np.int64)
@@ -240,3 +274,19 @@ def cell_keys(pos, ndim, orig, ih, shape):
             flat = flat * shape[a] + i
         key[q] = flat
     return key
+
+
+@njit(**_JIT)
+def counting_sort(key, nbins):
+    """Stable counting sort: ``order`` with ``key[order]`` non-decreasing."""
+    counts = np.zeros(nbins + 1, np.int64)
+    for q in range(key.shape[0]):
+        counts[key[q] + 1] += 1
+    for b in range(nbins):
+        counts[b + 1] += counts[b]
+    order = np.empty(key.shape[0], np.int64)
+    for q in range(key.shape[0]):
+        b = key[q]
+        order[counts[b]] = q
+        counts[b] += 1
+    return order

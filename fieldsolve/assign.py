@@ -46,44 +46,44 @@ def _positions(grid, positions):
 
 
 def _params(grid, window):
-    nd = grid.ndim
-    pad = 3 - nd
+    """Kernel arguments: per-axis arrays padded to 3 axes, window order, ndim."""
+    pad = 3 - grid.ndim
     orig = np.array(grid.origin + (0.0,) * pad)
     ih = np.array([1.0 / h for h in grid.spacing] + [1.0] * pad)
     shape = np.array(grid.shape + (1,) * pad, dtype=np.int64)
     per = np.array(grid.periodic + (True,) * pad)
-    pax = np.array([window.order] * nd + [1] * pad, dtype=np.int64)
-    return nd, orig, ih, shape, per, pax
+    return orig, ih, shape, per, window.order, grid.ndim
 
 
-def _validate_positions(grid, x, params, outside):
-    bad = K.check_positions(x, *params)
-    if bad[:, 3].any():
-        n = int(bad[:, 3].sum())
-        first = int(np.flatnonzero(bad[:, 3])[0])
-        raise ValueError(f"{n} particle position(s) are NaN or infinite (first: index {first}, "
-                         f"{x[first].tolist()}); nothing was deposited")
-    if outside == "raise" and bad[:, :3].any():
-        parts = []
-        for a in range(grid.ndim):
-            if bad[:, a].any():
-                idx = np.flatnonzero(bad[:, a])
-                lo, hi = grid.origin[a], grid.origin[a] + grid.box[a]
-                parts.append(f"axis {a}: {idx.size} (first index {idx[0]} at x={x[idx[0], a]!r}; "
-                             f"box [{lo}, {hi}))")
-        raise ValueError("particle stencils leave the bounded grid on " + "; ".join(parts)
-                         + ". Keep particles at least half the window support inside, or pass "
-                         "outside='drop' to discard the off-grid part of their weight")
+def _raise_bad_positions(grid, x, params, outside):
+    """Slow path, only after a kernel reported bad particles: build the detailed message."""
+    status = K.check_positions(x, *params, outside == "drop")
+    nonfinite = np.flatnonzero(status == 1)
+    if nonfinite.size:
+        first = int(nonfinite[0])
+        raise ValueError(f"{nonfinite.size} particle position(s) are NaN or infinite (first: "
+                         f"index {first}, {x[first].tolist()}); nothing was deposited or read")
+    parts = []
+    for a in range(grid.ndim):
+        idx = np.flatnonzero(status == 2 + a)
+        if idx.size:
+            lo, hi = grid.origin[a], grid.origin[a] + grid.box[a]
+            parts.append(f"axis {a}: {idx.size} (first index {idx[0]} at x={x[idx[0], a]!r}; "
+                         f"box [{lo}, {hi}))")
+    raise ValueError("particle stencils leave the bounded grid on " + "; ".join(parts)
+                     + ". Keep particles at least half the window support inside, or pass "
+                     "outside='drop' to discard the off-grid part of their weight")
 
 
 def _weights(weights, n, dtype=np.float64):
+    """Weights as (N, C) float64, or (1, C) for a value shared by all particles (step 0)."""
     if weights is None:
-        return np.ones((n, 1), dtype)
+        return np.ones((1, 1), dtype), 0
     w = np.asarray(weights)
     if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)):
         raise ValueError(f"weights must be real numbers, got dtype {w.dtype}")
     if w.ndim == 0:
-        w = np.full((n, 1), float(w), dtype)
+        w = np.full((1, 1), float(w), dtype)
     elif w.ndim == 1:
         if w.shape[0] != n:
             raise ValueError(f"weights has {w.shape[0]} entries but there are {n} particles")
@@ -97,7 +97,7 @@ def _weights(weights, n, dtype=np.float64):
     if not np.isfinite(w).all():
         raise ValueError(f"{int((~np.isfinite(w)).sum())} weight(s) are NaN or infinite; "
                          "nothing was deposited")
-    return np.ascontiguousarray(w)
+    return np.ascontiguousarray(w), int(w.shape[0] > 1 or n == 1)
 
 
 def _slab_layout(n0, order):
@@ -109,16 +109,20 @@ def _slab_layout(n0, order):
     return nslab, n0 // nslab
 
 
-def _paint(grid, x, w, window, params):
-    nd, orig, ih, shape, per, pax = params
+def _paint(grid, x, w, wstep, params, outside):
+    orig, ih, shape, per, order, ndim = params
     grid3 = np.zeros((w.shape[1],) + tuple(int(s) for s in shape))
-    nslab, width = _slab_layout(grid.shape[0], window.order)
+    nslab, width = _slab_layout(grid.shape[0], order)
+    allow = outside == "drop"
     if x.shape[0] < _SERIAL_BELOW or nslab == 1:
-        K.paint_serial(grid3, x, w, *params)
+        if K.check_positions(x, *params, allow).any():
+            _raise_bad_positions(grid, x, params, outside)
+        K.paint_serial(grid3, x, w, wstep, *params)
         return grid3
-    key = K.slab_keys(x, orig[0], ih[0], shape[0], per[0], window.order, width, nslab)
-    order, starts = K.counting_sort(key, nslab)
-    K.paint_slabs(grid3, K.gather_rows(x, order), K.gather_rows(w, order), starts, *params)
+    nbad, xs, ws, starts = K.slab_sort(x, w, wstep, *params, allow, width, nslab)
+    if nbad:
+        _raise_bad_positions(grid, x, params, outside)
+    K.paint_slabs(grid3, xs, ws, wstep, starts, *params)
     return grid3
 
 
@@ -149,10 +153,9 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
     if outside not in _OUTSIDE:
         raise ValueError(f"outside={outside!r}; allowed: {_OUTSIDE}")
     x = _positions(grid, positions)
-    w = _weights(weights, x.shape[0])
+    w, wstep = _weights(weights, x.shape[0])
     vector = weights is not None and np.ndim(weights) == 2
     params = _params(grid, window)
-    _validate_positions(grid, x, params, outside)
     dtype = np.dtype(dtype or (out.dtype if out is not None else np.float64))
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype={dtype} not supported; use float32 or float64")
@@ -161,12 +164,12 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
         raise ValueError(f"out has shape {out.shape} and dtype {out.dtype}; expected "
                          f"{target_shape} and {dtype}")
 
-    result = _paint(grid, x, w, window, params).reshape((w.shape[1],) + grid.shape)
+    result = _paint(grid, x, w, wstep, params, outside).reshape((w.shape[1],) + grid.shape)
     if interlace:
         if not grid.all_periodic:
             raise ValueError("interlace=True needs a periodic grid on every axis")
         shift = np.array(grid.spacing, dtype=x.dtype) / 2
-        second = _paint(grid, x + shift, w, window, params).reshape(result.shape)
+        second = _paint(grid, x + shift, w, wstep, params, outside).reshape(result.shape)
         axes = tuple(range(1, grid.ndim + 1))
         phase = np.exp(0.5j * sum(k * h for k, h in zip(grid.kvectors(), grid.spacing)))
         combined = 0.5 * (fft.rfftn(result, axes=axes) + fft.rfftn(second, axes=axes) * phase)
@@ -205,9 +208,11 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise"):
         f = f.astype(np.float64)
     x = _positions(grid, positions)
     params = _params(grid, window)
-    _validate_positions(grid, x, params, outside)
-    shape3 = (f.shape[0],) + tuple(int(s) for s in params[3])
-    out = K.readout(np.ascontiguousarray(f).reshape(shape3), x, *params, 4096)
+    shape3 = (f.shape[0],) + tuple(int(s) for s in params[2])
+    nbad, out = K.readout(np.ascontiguousarray(f).reshape(shape3), x, *params,
+                          outside == "drop", 4096)
+    if nbad:
+        _raise_bad_positions(grid, x, params, outside)
     return out if vector else out[:, 0]
 
 
@@ -222,7 +227,5 @@ def sort_particles(grid, positions):
     x = _positions(grid, positions)
     if not np.isfinite(x).all():
         raise ValueError("positions contain NaN or infinite values")
-    _, orig, ih, shape, _, _ = _params(grid, get_window("ngp"))
-    key = K.cell_keys(x, grid.ndim, orig, ih, shape)
-    order, _ = K.counting_sort(key, grid.size)
-    return order
+    orig, ih, shape, _, _, ndim = _params(grid, get_window("ngp"))
+    return K.counting_sort(K.cell_keys(x, orig, ih, shape, ndim), grid.size)
