@@ -109,19 +109,29 @@ def _paint_particles(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDI
 
 
 @njit(**_JIT)
-def paint_serial(grid, pos, wts, wstep, orig, ih, shape, per, P, ndim):
-    _paint_particles(grid, pos, wts, wstep, 0, pos.shape[0], orig, ih, shape, per, P, ndim)
+def paint_serial(grid, pos, wts, wstep, orig, ih, shape, per, P, ndim, fast):
+    _paint_block(grid, pos, wts, wstep, 0, pos.shape[0], orig, ih, shape, per, P, ndim, fast)
+
+
+@njit(**_INLINE)
+def _paint_block(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, ndim, fast):
+    if fast and P == 2:
+        paint3_cic(grid, pos, wts, wstep, lo, hi, orig, ih, shape)
+    elif fast and P == 3:
+        paint3_tsc(grid, pos, wts, wstep, lo, hi, orig, ih, shape)
+    else:
+        _paint_particles(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, ndim)
 
 
 @njit(parallel=True, **_JIT)
-def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim):
+def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim, fast):
     nslab = starts.shape[0] - 1
     for colour in range(2):
         for j in prange((nslab + 1) // 2):
             k = 2 * j + colour
             if k < nslab:
-                _paint_particles(grid, pos, wts, wstep, starts[k], starts[k + 1], orig, ih,
-                                shape, per, P, ndim)
+                _paint_block(grid, pos, wts, wstep, starts[k], starts[k + 1], orig, ih,
+                             shape, per, P, ndim, fast)
 
 
 @njit(**_INLINE)
@@ -244,7 +254,7 @@ def _read_particles(field, pos, out, lo, hi, orig, ih, shape, per, P, NDIM):
 
 
 @njit(parallel=True, **_JIT)
-def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk):
+def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fast):
     """Gather the field at every particle; returns ``(nbad, out)`` (``out`` unusable if nbad)."""
     n = pos.shape[0]
     out = np.zeros((n, field.shape[0]))
@@ -258,7 +268,12 @@ def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk):
             if v == 1 or (v > 1 and not allow_outside):
                 bad[j] += 1
         if bad[j] == 0:
-            _read_particles(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim)
+            if fast and P == 2:
+                read3_cic(field, pos, out, lo, hi, orig, ih, shape)
+            elif fast and P == 3:
+                read3_tsc(field, pos, out, lo, hi, orig, ih, shape)
+            else:
+                _read_particles(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim)
     return bad.sum(), out
 
 
@@ -290,3 +305,98 @@ def counting_sort(key, nbins):
         order[counts[b]] = q
         counts[b] += 1
     return order
+
+
+# -- hand-unrolled fast paths: 3-D, periodic on every axis, one component, CIC and TSC ----------
+# (the common PM case; about 2x the throughput of the generic loops above)
+
+@njit(**_INLINE)
+def _cic1(x, o, ih, n):
+    u = (x - o) * ih - 0.5
+    s = math.floor(u)
+    d = u - s
+    i = s % n
+    j = i + 1
+    if j == n:
+        j = 0
+    return i, j, 1.0 - d, d
+
+
+@njit(**_INLINE)
+def _tsc1(x, o, ih, n):
+    u = (x - o) * ih - 0.5
+    c = math.floor(u + 0.5)
+    d = u - c
+    j = c % n
+    i = j - 1
+    if i < 0:
+        i = n - 1
+    k = j + 1
+    if k == n:
+        k = 0
+    return (i, j, k), (0.5 * (0.5 - d) * (0.5 - d), 0.75 - d * d, 0.5 * (0.5 + d) * (0.5 + d))
+
+
+@njit(**_JIT)
+def paint3_cic(g, pos, wts, wstep, lo, hi, orig, ih, shape):
+    for q in range(lo, hi):
+        x0, x1, wx0, wx1 = _cic1(pos[q, 0], orig[0], ih[0], shape[0])
+        y0, y1, wy0, wy1 = _cic1(pos[q, 1], orig[1], ih[1], shape[1])
+        z0, z1, wz0, wz1 = _cic1(pos[q, 2], orig[2], ih[2], shape[2])
+        m = wts[q * wstep, 0]
+        a = wx0 * m
+        b = wx1 * m
+        g[0, x0, y0, z0] += a * wy0 * wz0
+        g[0, x0, y0, z1] += a * wy0 * wz1
+        g[0, x0, y1, z0] += a * wy1 * wz0
+        g[0, x0, y1, z1] += a * wy1 * wz1
+        g[0, x1, y0, z0] += b * wy0 * wz0
+        g[0, x1, y0, z1] += b * wy0 * wz1
+        g[0, x1, y1, z0] += b * wy1 * wz0
+        g[0, x1, y1, z1] += b * wy1 * wz1
+
+
+@njit(**_JIT)
+def paint3_tsc(g, pos, wts, wstep, lo, hi, orig, ih, shape):
+    for q in range(lo, hi):
+        xi, xw = _tsc1(pos[q, 0], orig[0], ih[0], shape[0])
+        yi, yw = _tsc1(pos[q, 1], orig[1], ih[1], shape[1])
+        zi, zw = _tsc1(pos[q, 2], orig[2], ih[2], shape[2])
+        m = wts[q * wstep, 0]
+        for a in range(3):
+            ia = xi[a]
+            wa = xw[a] * m
+            for b in range(3):
+                ib = yi[b]
+                wab = wa * yw[b]
+                g[0, ia, ib, zi[0]] += wab * zw[0]
+                g[0, ia, ib, zi[1]] += wab * zw[1]
+                g[0, ia, ib, zi[2]] += wab * zw[2]
+
+
+@njit(**_JIT)
+def read3_cic(f, pos, out, lo, hi, orig, ih, shape):
+    for q in range(lo, hi):
+        x0, x1, wx0, wx1 = _cic1(pos[q, 0], orig[0], ih[0], shape[0])
+        y0, y1, wy0, wy1 = _cic1(pos[q, 1], orig[1], ih[1], shape[1])
+        z0, z1, wz0, wz1 = _cic1(pos[q, 2], orig[2], ih[2], shape[2])
+        out[q, 0] = (wx0 * (wy0 * (wz0 * f[0, x0, y0, z0] + wz1 * f[0, x0, y0, z1])
+                            + wy1 * (wz0 * f[0, x0, y1, z0] + wz1 * f[0, x0, y1, z1]))
+                     + wx1 * (wy0 * (wz0 * f[0, x1, y0, z0] + wz1 * f[0, x1, y0, z1])
+                              + wy1 * (wz0 * f[0, x1, y1, z0] + wz1 * f[0, x1, y1, z1])))
+
+
+@njit(**_JIT)
+def read3_tsc(f, pos, out, lo, hi, orig, ih, shape):
+    for q in range(lo, hi):
+        xi, xw = _tsc1(pos[q, 0], orig[0], ih[0], shape[0])
+        yi, yw = _tsc1(pos[q, 1], orig[1], ih[1], shape[1])
+        zi, zw = _tsc1(pos[q, 2], orig[2], ih[2], shape[2])
+        acc = 0.0
+        for a in range(3):
+            ia = xi[a]
+            for b in range(3):
+                ib = yi[b]
+                acc += xw[a] * yw[b] * (zw[0] * f[0, ia, ib, zi[0]] + zw[1] * f[0, ia, ib, zi[1]]
+                                       + zw[2] * f[0, ia, ib, zi[2]])
+        out[q, 0] = acc

@@ -100,6 +100,11 @@ def _weights(weights, n, dtype=np.float64):
     return np.ascontiguousarray(w), int(w.shape[0] > 1 or n == 1)
 
 
+def _fast(grid, ncomp):
+    """The hand-unrolled kernels cover 3-D, fully periodic, single-component CIC/TSC."""
+    return grid.ndim == 3 and grid.all_periodic and ncomp == 1
+
+
 def _slab_layout(n0, order):
     """Even number of slabs along axis 0, each >= max(p-1, 1) planes; 1 slab if too few planes."""
     width_min = max(order - 1, 1)
@@ -117,12 +122,12 @@ def _paint(grid, x, w, wstep, params, outside):
     if x.shape[0] < _SERIAL_BELOW or nslab == 1:
         if K.check_positions(x, *params, allow).any():
             _raise_bad_positions(grid, x, params, outside)
-        K.paint_serial(grid3, x, w, wstep, *params)
+        K.paint_serial(grid3, x, w, wstep, *params, _fast(grid, w.shape[1]))
         return grid3
     nbad, xs, ws, starts = K.slab_sort(x, w, wstep, *params, allow, width, nslab)
     if nbad:
         _raise_bad_positions(grid, x, params, outside)
-    K.paint_slabs(grid3, xs, ws, wstep, starts, *params)
+    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid, w.shape[1]))
     return grid3
 
 
@@ -210,7 +215,7 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise"):
     params = _params(grid, window)
     shape3 = (f.shape[0],) + tuple(int(s) for s in params[2])
     nbad, out = K.readout(np.ascontiguousarray(f).reshape(shape3), x, *params,
-                          outside == "drop", 4096)
+                          outside == "drop", 4096, _fast(grid, f.shape[0]))
     if nbad:
         _raise_bad_positions(grid, x, params, outside)
     return out if vector else out[:, 0]
