@@ -21,7 +21,7 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
-	$(PY) -m fieldsolve demo --out runs/demo
+	$(PY) -m fieldsolve run configs/default.yaml --out runs/default --overwrite
 
 test: $(STAMP_TEST)
 	$(PY) -m pytest -q -m "not slow"

@@ -283,7 +283,7 @@ class SolverConfig(_Base):
         if self.kernel is not None:
             allowed = _poisson_kernels()
             if allowed is not None and self.kernel not in allowed:
-                raise ValueError(f"kernel {self.kernel!r} is unknown; allowed: {', '.join(allowed)}")
+                raise ValueError(f"kernel = {self.kernel!r} is unknown; allowed: {', '.join(allowed)}")
         return self
 
 
@@ -338,6 +338,8 @@ class PlummerIC(_Base):
     scale_radius: PosFloat = 1.0
     r_max: PosFloat = Field(10.0, description="truncation radius in units of scale_radius")
     center: Optional[list[Float]] = Field(None, description="centre (default: box centre)")
+    virialize: Bool = Field(True, description="rescale the velocities so that 2K = |W| with W the "
+                            "potential energy of the sample in the simulated (truncated, mesh) potential")
 
 
 class UniformSphereIC(_Base):
@@ -488,7 +490,7 @@ class Species(_Base):
     @model_validator(mode="after")
     def _charge(self):
         if self.charge == 0:
-            raise ValueError("charge = 0: a neutral species feels no field; give a nonzero charge")
+            raise ValueError("charge = 0.0: a neutral species feels no field; give a nonzero charge")
         return self
 
 
@@ -697,6 +699,9 @@ def _format_error(err, data) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if etype == "value_error" and isinstance(value, dict):
+        m = re.match(r"^(\w+) = ", msg)
+        if m and model is not None and m.group(1) in model.model_fields:
+            return f"{key}.{msg}" if path else msg
         return f"{key}: {msg}" if path else msg
     if path and path[-1] == 0 and not isinstance(_lookup(data, path[:-1]), list):
         key = _path_str(path[:-1])  # a scalar given where a per-axis list is accepted

@@ -199,7 +199,7 @@ def _solver(cfg, grid):
     from .poisson import PoissonSolver
 
     try:
-        return PoissonSolver(grid, cfg.solver.kernel)
+        return PoissonSolver(grid, cfg.solver.kernel, warn_mean=False)  # the runner removes the mean itself
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"solver.kernel = {cfg.solver.kernel!r}: {exc}") from None
 
@@ -416,6 +416,12 @@ class _ParticleRun:
             self.ts["mode_energy"] = []
             self.ts["mode_amplitude"] = []
         self.acc, self.epot = self._forces()
+        icfg = getattr(self.cfg, "initial", None)
+        if getattr(icfg, "virialize", False) and self.epot < 0:
+            v, m = self.p["velocity"], self.p["mass"]
+            ke = 0.5 * float(np.sum(m[:, None] * v * v))
+            if ke > 0:
+                v *= math.sqrt(0.5 * abs(self.epot) / ke)
         self._record(0.0)
 
     def _forces(self):
