@@ -1,0 +1,121 @@
+"""Benchmark of fieldsolve.PoissonSolver (3D), all measurements side by side in one run.
+
+* periodic solve vs the bare FFT round trip (rfftn + irfftn) of the same grid (target <= 1.15x)
+* free-space solve, pruned and unpruned, vs the periodic solve at the same N (target <= 3x)
+* kernel set-up time (zeta, LGF, VGF via DCT-I), separately
+* peak memory of the free-space solve (tracemalloc, plans and kernel cached) relative to one
+  padded complex array of (2N)^2 (N+1) entries (target <= 2.5x)
+
+Usage: python benchmarks/bench_poisson.py [--quick] [--sizes 64 128 256] [--repeat 3]
+``--quick`` runs N = 64, 128 only. Times are the best of ``--repeat`` runs (seconds).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+
+import fieldsolve as fs
+from fieldsolve import fft
+from fieldsolve.poisson import PoissonSolver
+
+
+def best(fn, repeat):
+    fn()  # warm-up: plans, caches
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def peak_bytes(fn):
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    out = fn()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    del out
+    return peak
+
+
+def run(sizes, dtypes, repeat):
+    rows = []
+    for n in sizes:
+        for dt in dtypes:
+            rng = np.random.default_rng(0)
+            f = rng.standard_normal((n,) * 3).astype(dt)
+            f -= f.mean()
+            gp = fs.Grid((n,) * 3, 1.0)
+            gf = fs.Grid((n,) * 3, 1.0, periodic=False)
+            sp = PoissonSolver(gp)
+            sp.spectrum(dt)
+            t_fft = best(lambda: fft.irfftn(fft.rfftn(f), f.shape, overwrite_input=True), repeat)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t_per = best(lambda: sp.solve(f), repeat)
+            t0 = time.perf_counter()
+            spr = PoissonSolver(gf, "zeta", pruned=True)
+            spr.spectrum(dt)
+            t_setup_zeta = time.perf_counter() - t0
+            sun = PoissonSolver(gf, "zeta", pruned=False)
+            sun._spec = spr._spec  # same kernel spectrum
+            t_pr = best(lambda: spr.solve(f), repeat)
+            t_un = best(lambda: sun.solve(f), repeat)
+            itemsize = 16 if dt == np.float64 else 8
+            padded_complex = (2 * n) ** 2 * (n + 1) * itemsize
+            mem_pr = peak_bytes(lambda: spr.solve(f)) / padded_complex
+            mem_un = peak_bytes(lambda: sun.solve(f)) / padded_complex
+            # the same with scipy.fft, which keeps no reference to its last arrays (pyFFTW plan
+            # objects cached by fieldsolve.fft hold their last input/output arrays alive)
+            backend = fft.get_backend()
+            fft.set_backend("scipy")
+            try:
+                spr.solve(f), sun.solve(f)
+                smem_pr = peak_bytes(lambda: spr.solve(f)) / padded_complex
+                smem_un = peak_bytes(lambda: sun.solve(f)) / padded_complex
+            finally:
+                fft.set_backend(backend)
+            rows.append(dict(n=n, dtype=np.dtype(dt).name, fft=t_fft, periodic=t_per,
+                             pruned=t_pr, unpruned=t_un, setup_zeta=t_setup_zeta,
+                             mem_pruned=mem_pr, mem_unpruned=mem_un, scipy_mem_pruned=smem_pr,
+                             scipy_mem_unpruned=smem_un))
+            r = rows[-1]
+            print(f"N={n:4d} {r['dtype']:8s} fft-roundtrip {t_fft:8.4f}s  periodic {t_per:8.4f}s "
+                  f"({t_per / t_fft:4.2f}x)  free pruned {t_pr:8.4f}s ({t_pr / t_per:4.2f}x per.)  "
+                  f"unpruned {t_un:8.4f}s ({t_un / t_per:4.2f}x)  peak mem pruned {mem_pr:4.2f} / "
+                  f"unpruned {mem_un:4.2f} padded-complex (scipy.fft: {smem_pr:4.2f} / {smem_un:4.2f})",
+                  flush=True)
+        # kernel set-up (float64 spectrum, from scratch)
+        for name in ("zeta", "lgf", "vgf"):
+            fs.green._lgf3_octant.cache_clear()
+            t0 = time.perf_counter()
+            PoissonSolver(fs.Grid((n,) * 3, 1.0, periodic=False), name).spectrum()
+            dt_setup = time.perf_counter() - t0
+            print(f"N={n:4d} kernel set-up {name:5s} {dt_setup:8.3f}s", flush=True)
+            rows.append(dict(n=n, setup=name, seconds=dt_setup))
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="N = 64, 128 only")
+    p.add_argument("--sizes", type=int, nargs="*", default=None)
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args(argv)
+    sizes = args.sizes or ([64, 128] if args.quick else [64, 128, 256])
+    print(f"fieldsolve {fs.__version__}, FFT backend {fft.get_backend()}, "
+          f"{fs.get_num_threads()} threads, python {sys.version.split()[0]}")
+    run(sizes, (np.float64, np.float32), args.repeat)
+
+
+if __name__ == "__main__":
+    main()
