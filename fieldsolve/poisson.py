@@ -22,14 +22,14 @@ and kept as a real array (half the memory of the complex layout).
 """
 from __future__ import annotations
 
-import math
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
 from . import fft
-from .green import (FREE_KERNELS, PERIODIC_KERNELS, FreeKernel, Kernel, PeriodicKernel,
-                    get_kernel, kernel_names, kernel_spectrum, lag_indices, pad_kernel)
+from .green import (FREE_KERNELS, PERIODIC_KERNELS, Kernel, PeriodicKernel, get_kernel,
+                    kernel_names, kernel_spectrum, pad_kernel)
 from .grid import Grid
 
 __all__ = ["PoissonSolver", "gradient"]
@@ -37,6 +37,11 @@ __all__ = ["PoissonSolver", "gradient"]
 _GEOMETRIES = ("volume", "thin_disc")
 _GRAD_METHODS = ("spectral", "fd2", "fd4")
 _SOLVER_OPTIONS = ("padding", "pruned", "warn_mean")
+# kernel spectra shared between solvers built with the same grid, kernel name and options
+# (PM loops and parameter scans rebuild solvers; LGF/VGF set-up costs seconds at N = 128)
+_SPECTRUM_CACHE: OrderedDict = OrderedDict()
+_SPECTRUM_CACHE_SIZE = 6
+_SPECTRUM_CACHE_BYTES = 1 << 30
 
 
 def _zeros(shape, dtype):
@@ -144,6 +149,14 @@ class PoissonSolver:
         self.padded_shape = tuple(2 * n - extra if a in self.free_axes else n
                                   for a, n in enumerate(grid.shape))
         self._spec = {}
+        self._cache_key = None
+        if isinstance(kernel, str):
+            try:
+                opts = tuple(sorted((k, repr(v)) for k, v in options.items()))
+                self._cache_key = (grid, geometry, self.padded_shape, kernel.lower(), opts)
+                hash(self._cache_key)
+            except TypeError:
+                self._cache_key = None
 
     # -- description ------------------------------------------------------------------------
     @property
@@ -169,10 +182,19 @@ class PoissonSolver:
         spec = self._spec.get(dtype)
         if spec is None:
             base = self._spec.get(np.dtype(np.float64))
+            if base is None and self._cache_key is not None:
+                base = _SPECTRUM_CACHE.get(self._cache_key)
             if base is None:
                 base = self._build_spectrum()
                 base.setflags(write=False)
-                self._spec[np.dtype(np.float64)] = base
+                if self._cache_key is not None:
+                    _SPECTRUM_CACHE[self._cache_key] = base
+                    # bounded by count and by memory (always keeps the newest entry)
+                    while len(_SPECTRUM_CACHE) > 1 and (
+                            len(_SPECTRUM_CACHE) > _SPECTRUM_CACHE_SIZE
+                            or sum(v.nbytes for v in _SPECTRUM_CACHE.values()) > _SPECTRUM_CACHE_BYTES):
+                        _SPECTRUM_CACHE.popitem(last=False)
+            self._spec[np.dtype(np.float64)] = base
             spec = base
             if dtype != np.float64:
                 spec = base.astype(dtype)

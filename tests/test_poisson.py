@@ -408,6 +408,15 @@ def test_unit_source_returns_the_kernel():
     np.testing.assert_allclose(phi, far, rtol=1e-12)
 
 
+def test_kernel_spectrum_shared_between_solvers():
+    g = fs.Grid((8, 8, 8), 1.0, periodic=False)
+    a, b = PoissonSolver(g, "lgf"), PoissonSolver(g, "lgf")
+    assert a.spectrum() is b.spectrum()
+    assert PoissonSolver(g, "hej4", alpha=1.0).spectrum() is not PoissonSolver(g, "hej4").spectrum()
+    assert not np.array_equal(PoissonSolver(g, "hej4", alpha=1.0).spectrum(),
+                              PoissonSolver(g, "hej4").spectrum())
+
+
 # -- pruned transforms, dtypes, shapes -----------------------------------------------------------
 @pytest.mark.parametrize("shape, periodic", [
     ((20, 24, 18), False), ((16, 12), False), ((40,), False), ((12, 10, 16), (True, True, False)),
