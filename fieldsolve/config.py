@@ -26,7 +26,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 __all__ = ["ConfigError", "load_config", "parse_config", "load_yaml", "apply_overrides",
            "config_schema", "dump_config", "config_hash", "NBodyConfig", "PICConfig",
-           "PoissonConfig", "RUN_KINDS"]
+           "PoissonConfig", "LESConfig", "RUN_KINDS"]
 
 
 class ConfigError(ValueError):
@@ -577,7 +577,79 @@ class PoissonConfig(_RunBase):
         return self
 
 
-RUN_MODELS = [NBodyConfig, PICConfig, PoissonConfig]
+# --------------------------------------------------------------------------------------------
+# a-priori LES
+# --------------------------------------------------------------------------------------------
+class SyntheticVelocity(_Base):
+    """Random divergence-free field with a model spectrum (fieldsolve.synthetic_turbulence);
+    the random numbers come from the run's seed."""
+    kind: Literal["synthetic"]
+    spectrum: Literal["passot_pouquet", "von_karman", "pope"] = "passot_pouquet"
+    k_peak: Optional[PosFloat] = Field(None, description="peak wavenumber (angular); default 4 k_min")
+    u_rms: PosFloat = 1.0
+
+
+class FileVelocity(_Base):
+    """Velocity (ndim, *grid.shape), indexed [component, x, y, z], from an HDF5 dataset."""
+    kind: Literal["hdf5"]
+    path: str
+    dataset: str = "velocity"
+
+
+LESVelocity = Annotated[Union[SyntheticVelocity, FileVelocity], Field(discriminator="kind")]
+
+FilterKind = Literal["sharp", "gaussian", "box", "trapezoid", "simpson", "sg3", "sg5_box", "sg5_gaussian"]
+
+
+class FilterConfig(_Base):
+    """Explicit filter (fieldsolve.make_filter). Width: Pope's Delta (second moment Delta^2/12),
+    in physical units (`width`) or in cells of the smallest spacing (`width_cells`)."""
+    kind: FilterKind = "gaussian"
+    width: Optional[PosFloat] = None
+    width_cells: Optional[PosFloat] = None
+
+    @model_validator(mode="after")
+    def _width(self):
+        if self.width is not None and self.width_cells is not None:
+            raise ValueError(f"width = {self.width} and width_cells = {self.width_cells}: give at most one")
+        return self
+
+    def make_args(self, grid):
+        w = self.width
+        if w is None and self.width_cells is not None:
+            w = self.width_cells * min(grid.spacing)
+        return {"kind": self.kind, **({"width": w} if w is not None else {})}
+
+
+LESField = Literal["velocity", "filtered_velocity", "stress", "dissipation", "sgs_energy"]
+
+
+class LESOutput(_Base):
+    fields: list[LESField] = Field(["velocity", "filtered_velocity", "stress", "dissipation", "sgs_energy"],
+                                   description="mesh records to write")
+    dtype: Literal["float32", "float64"] = "float32"
+    plots: Bool = True
+
+
+class LESConfig(_RunBase):
+    """A-priori LES analysis (fieldsolve.les.apriori) of a periodic velocity field: filtered
+    velocity, exact SGS stress, dissipation, dynamic Smagorinsky coefficient, spectra."""
+    kind: Literal["les"]
+    velocity: LESVelocity
+    filter: FilterConfig
+    test_filter: Optional[FilterConfig] = Field(None, description="enables the dynamic Smagorinsky coefficient")
+    output: LESOutput = LESOutput()
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not all(self.grid.per_axis("periodic")):
+            raise ValueError(f"grid.periodic = {self.grid.per_axis('periodic')}: kind=les needs true on every axis")
+        if isinstance(self.velocity, SyntheticVelocity) and self.grid.ndim < 2:
+            raise ValueError("grid.shape: velocity.kind=synthetic needs a 2-D or 3-D grid")
+        return self
+
+
+RUN_MODELS = [NBodyConfig, PICConfig, PoissonConfig, LESConfig]
 RUN_KINDS = tuple(typing.get_args(m.model_fields["kind"].annotation)[0] for m in RUN_MODELS)
 
 

@@ -168,5 +168,5 @@ def test_schema(tmp_path, capsys):
     schema = json.loads((tmp_path / "s.json").read_text())
     assert schema == config_schema()
     text = json.dumps(schema)
-    for key in ("PICConfig", "NBodyConfig", "PoissonConfig", "keep_last", "n_particles", "discriminator"):
+    for key in ("PICConfig", "NBodyConfig", "PoissonConfig", "LESConfig", "keep_last", "n_particles", "discriminator"):
         assert key in text

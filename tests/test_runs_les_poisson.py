@@ -1,0 +1,62 @@
+"""Single Poisson solve and a-priori LES run types (configs/poisson_gaussian.yaml, les_apriori.yaml)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from fieldsolve.io import read_mesh
+from fieldsolve.runner import run
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CHECKER = Path(sys.executable).parent / "openPMD_check_h5"
+
+
+def test_poisson_gaussian_matches_analytic_and_converges(tmp_path):
+    """Free-space Gaussian: error vs -M erf(r/sqrt2 s)/r is small and falls at the kernel's order."""
+    errs = {}
+    for n in (24, 48):
+        res = run(CONFIGS / "poisson_gaussian.yaml", out=tmp_path / f"p{n}", echo=False,
+                  overrides=[f"grid.shape=[{n},{n},{n}]", "output.plots=false", "threads=1"])
+        errs[n] = res.final["phi_rel_l2_error"]
+        assert res.final["field_rel_l2_error"] < 1e-2
+    order = np.log2(errs[24] / errs[48])
+    print(f"Poisson Gaussian: relL2 {errs[24]:.2e} (24^3), {errs[48]:.2e} (48^3), observed order {order:.2f}")
+    assert errs[48] < 1e-4
+    assert order > 3.5  # zeta kernel: 4th order
+    phi, meta = read_mesh(res.snapshots[0], "phi")
+    assert phi.shape == (48, 48, 48) and phi.min() < 0
+    with h5py.File(res.snapshots[0], "r") as f:
+        err = f["fieldsolve/extras/phi_error"][()]
+        exact = f["fieldsolve/extras/phi_exact"][()]
+    np.testing.assert_allclose(phi - exact, err, atol=1e-15)
+
+
+def test_les_apriori_identities(tmp_path):
+    res = run(CONFIGS / "les_apriori.yaml", out=tmp_path / "les", echo=False,
+              overrides=["output.dtype=float64", "output.plots=false"])
+    f = res.final
+    # <u.u>/2 = <ubar.ubar>/2 + <k_sgs> exactly (the filter preserves the mean of u_i u_i)
+    assert abs(f["total_energy"] - f["resolved_energy"] - f["mean_sgs_energy"]) < 1e-12 * f["total_energy"]
+    assert abs(f["total_energy"] - 1.5) < 1e-10  # u_rms = 1 in 3-D
+    assert 0.0 <= f["c_dynamic"] < 0.1 and np.isfinite(f["c_dynamic_raw"])
+    snap = res.snapshots[0]
+    u, _ = read_mesh(snap, "u")
+    ubar, meta = read_mesh(snap, "ubar")
+    # Gaussian grid filter of Pope width Delta = 2 h: ubar_k = exp(-k^2 Delta^2 / 24) u_k, mode by mode
+    delta = 2 * meta["spacing"][0]
+    U, Ub = np.fft.rfftn(u, axes=(1, 2, 3)), np.fft.rfftn(ubar, axes=(1, 2, 3))
+    n = u.shape[1]
+    k1 = 2 * np.pi * np.fft.fftfreq(n, meta["spacing"][0])
+    kz = 2 * np.pi * np.fft.rfftfreq(n, meta["spacing"][0])
+    k2 = k1[:, None, None] ** 2 + k1[None, :, None] ** 2 + kz[None, None, :] ** 2
+    np.testing.assert_allclose(Ub, U * np.exp(-k2 * delta ** 2 / 24), atol=1e-10 * np.abs(U).max())
+    with h5py.File(snap, "r") as h:
+        k, E, Ef = (h[f"fieldsolve/spectra/{n}"][()] for n in ("k", "E", "E_filtered"))
+        assert sorted(h["data/0/meshes/tau"].keys()) == ["xx", "xy", "xz", "yy", "yz", "zz"]
+    dk = k[1] - k[0]
+    assert abs(E.sum() * dk - 1.5) < 1e-10 and abs(Ef.sum() * dk - f["resolved_energy"]) < 1e-10
+    if CHECKER.exists():
+        c = subprocess.run([str(CHECKER), "-i", str(snap)], capture_output=True, text=True)
+        assert c.returncode == 0 and "0 Errors" in c.stdout, c.stdout
