@@ -15,6 +15,8 @@ from .turbulence import synthetic_turbulence
 from . import analytic, green, pm
 from .green import get_kernel, kernel_names
 from .poisson import PoissonSolver
+from .config import ConfigError, load_config
+from .runner import RunResult, run
 
 __version__ = "0.1.0"
 
@@ -26,4 +28,5 @@ __all__ = [
     "sgs_stress", "strain_rate", "sgs_energy", "sgs_dissipation", "leonard_stress",
     "dynamic_smagorinsky", "energy_spectrum", "dealias", "padded_product", "synthetic_turbulence",
     "PoissonSolver", "analytic", "green", "pm", "get_kernel", "kernel_names",
+    "run", "RunResult", "load_config", "ConfigError",
 ]
