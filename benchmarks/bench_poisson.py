@@ -6,7 +6,7 @@
 * peak memory of the free-space solve (tracemalloc, plans and kernel cached) relative to one
   padded complex array of (2N)^2 (N+1) entries (target <= 2.5x)
 
-Usage: python benchmarks/bench_poisson.py [--quick] [--sizes 64 128 256] [--repeat 3]
+Usage: python benchmarks/bench_poisson.py [--quick] [--sizes 64 128 256] [--repeat 3] [--threads 1]
 ``--quick`` runs N = 64, 128 only. Times are the best of ``--repeat`` runs (seconds).
 """
 from __future__ import annotations
@@ -112,7 +112,11 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="N = 64, 128 only")
     p.add_argument("--sizes", type=int, nargs="*", default=None)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None,
+                   help="FFT threads (default: all cores; 1 gives steadier timings on a busy machine)")
     args = p.parse_args(argv)
+    if args.threads:
+        fs.set_num_threads(args.threads)
     sizes = args.sizes or ([64, 128] if args.quick else [64, 128, 256])
     print(f"fieldsolve {fs.__version__}, FFT backend {fft.get_backend()}, "
           f"{fs.get_num_threads()} threads, python {sys.version.split()[0]}")
