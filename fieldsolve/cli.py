@@ -185,9 +185,9 @@ def _cmd_plot(args):
 
 
 def _cmd_schema(args):
-    from .config import config_schema
+    from .config import config_reference_markdown, config_schema
 
-    text = json.dumps(config_schema(), indent=1)
+    text = config_reference_markdown() if args.markdown else json.dumps(config_schema(), indent=1)
     if args.out:
         from .io import atomic_write_text
 
@@ -238,6 +238,7 @@ def build_parser():
 
     p = sub.add_parser("schema", help="print the JSON schema of run configs")
     p.add_argument("--out", help="write it to this file instead")
+    p.add_argument("--markdown", action="store_true", help="the config reference as Markdown tables")
     p.set_defaults(func=_cmd_schema)
 
     p = sub.add_parser("demo", help="deposit a clustered particle set and plot its P(k)")
