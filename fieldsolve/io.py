@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["atomic_path", "atomic_write_text", "write_iteration", "write_pmd_index", "read_mesh",
            "read_particles", "list_iterations", "write_timeseries", "read_timeseries",
-           "write_checkpoint", "read_checkpoint", "UNIT_DIMENSION", "AXIS_LABELS", "TMP_SUFFIX"]
+           "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "UNIT_DIMENSION", "AXIS_LABELS", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".tmp"
 AXIS_LABELS = ("x", "y", "z")
@@ -403,6 +403,13 @@ def write_checkpoint(path, state: dict, meta: dict):
             put(f.create_group("state"), state)
             _text_dataset(f, "meta_json", json.dumps(meta, sort_keys=True))
     return Path(path)
+
+
+def read_checkpoint_meta(path) -> dict:
+    import json
+
+    with h5py.File(path, "r") as f:
+        return json.loads(f["meta_json"][()].decode())
 
 
 def read_checkpoint(path):

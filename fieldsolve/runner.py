@@ -449,6 +449,7 @@ class _ParticleRun:
         state["timeseries"] = {k: np.asarray(v) for k, v in self.ts.items()}
         meta = {"step": self.step, "time": self.t, "epot": self.epot, "config_sha256": self.sha,
                 "rng_state": self.rng.bit_generator.state, "species": self.species, "kind": self.cfg.kind,
+                "config": self.cfg.model_dump(mode="json"),
                 "time_hex": float(self.t).hex(), "epot_hex": float(self.epot).hex()}
         return state, meta
 
@@ -643,14 +644,17 @@ def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progre
         if out is None:
             raise ConfigError("--resume needs the run directory (--out DIR or DIR)")
         out = Path(out)
-        saved_path = out / "config.resolved.yaml"
         latest = out / "checkpoints" / "latest"
-        if not saved_path.exists() or not latest.exists():
-            raise ConfigError(f"--resume {out}: not a run directory with a checkpoint "
-                              "(config.resolved.yaml and checkpoints/latest needed)")
-        saved = load_config(saved_path)
+        if not latest.exists():
+            raise ConfigError(f"--resume {out}: not a run directory with a checkpoint (checkpoints/latest)")
+        chk = out / "checkpoints" / latest.read_text().strip()
+        try:
+            meta = fio.read_checkpoint_meta(chk)
+        except (OSError, KeyError, ValueError) as exc:
+            raise ConfigError(f"--resume {out}: cannot read checkpoint {chk.name} ({exc})") from None
+        saved = load_config(meta["config"])  # the config the checkpointed state was made with
         if config is None:
-            cfg = load_config(saved_path, overrides)
+            cfg = load_config(meta["config"], overrides)
         else:
             cfg = load_config(config, overrides)
             if cfg.seed is None:
