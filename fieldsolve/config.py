@@ -447,7 +447,7 @@ class NBodyConfig(_RunBase):
             if nd != 3:
                 raise ValueError(f"initial.kind={ic.kind} needs a 3-D grid, grid.shape has {nd} axes")
             if ic.center is not None and len(ic.center) != 3:
-                raise ValueError(f"initial.center has {len(ic.center)} entries; need 3")
+                raise ValueError(f"initial.center = {ic.center} has {len(ic.center)} entries; need 3")
             box = g.per_axis("box")
             org = g.per_axis("origin")
             per = g.per_axis("periodic")
@@ -771,6 +771,8 @@ def _format_error(err, data) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if etype == "value_error" and isinstance(value, dict):
+        if path and msg.startswith(key + "."):
+            return msg
         m = re.match(r"^(\w+) = ", msg)
         if m and model is not None and m.group(1) in model.model_fields:
             return f"{key}.{msg}" if path else msg
