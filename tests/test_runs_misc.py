@@ -88,8 +88,9 @@ def test_hdf5_initial_conditions_plain_datasets(tmp_path, capsys):
 
 
 def test_info_and_plot_on_files(tmp_path, capsys):
-    res = run(CONFIGS / "two_stream.yaml", out=tmp_path / "ts", echo=False,
+    res = run(CONFIGS / "two_stream.yaml", out=tmp_path / "ts", echo=False, progress=True,
               overrides=["threads=1", "time.t_end=0.5", "species.0.n_particles=2000", "species.1.n_particles=2000"])
+    assert "step/s" in capsys.readouterr().err  # progress=True forces the bar on
     names = {p.name for p in res.plots}
     assert {"energy.png", "mode_energy.png", "phase_space.png", "density_projection.png"} <= names
     assert main(["info", str(res.snapshots[-1])]) == 0

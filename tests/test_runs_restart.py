@@ -178,6 +178,7 @@ def test_default_config_end_to_end(tmp_path):
                         "--set", "time.t_end=0.5"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "relative_energy_error" in r.stdout and "plots:" in r.stdout
+    assert "step/s" not in r.stderr and "\r" not in r.stderr  # no progress bar when not on a TTY
     for name in ("config.yaml", "config.resolved.yaml", "provenance.json", "log.txt", "timeseries.h5",
                  "diags/fields/fields.pmd", "diags/fields/fs_000000.h5", "diags/fields/fs_000010.h5",
                  "checkpoints/latest", "plots/energy.png", "plots/density_projection.png",
