@@ -50,8 +50,9 @@ def _check_plummer(res):
     # the sample is a Plummer sphere: its half-mass radius is 1.305 a (truncated at 4a: 1.23 a)
     assert 1.1 < radii[0][1] < 1.35
     assert np.all(np.abs(virial - 1) < 0.1)
-    mom = ts["momentum"]
-    assert np.max(np.abs(mom)) < 1e-12
+    # momentum: exact for the antisymmetric interior stencil (the one-sided fd4 at the box edge,
+    # met by a rare far-out particle, breaks it at the 1e-10 level)
+    assert np.max(np.abs(ts["momentum"])) < 1e-8 * np.sqrt(2 * ts["kinetic_energy"][0])
 
 
 def test_zeldovich_plane_wave_before_shell_crossing(tmp_path):
