@@ -824,10 +824,15 @@ class VGFKernel(FreeKernel):
             m = sigma * n
             sig_n.append(m)
             ks.append(2 * np.pi * np.arange(m // 2 + 1) / (m * h))
-        mesh = np.meshgrid(*ks, indexing="ij", sparse=True)
-        kk = np.sqrt(sum(k * k for k in mesh))
-        ghat = self.symbol_truncated(kk, L, nd, geometry)
-        full = scipy.fft.dctn(ghat, type=1, workers=-1) / math.prod(sig_n)
+        ghat = np.empty(tuple(k.size for k in ks))
+        rest = np.meshgrid(*ks[1:], indexing="ij", sparse=True)
+        rest2 = sum(k * k for k in rest) if nd > 1 else 0.0
+        # slab by slab: the (2N+1)^3 array is ~1 GiB at N = 256, its temporaries would be several
+        for i, k0 in enumerate(ks[0]):
+            ghat[i] = self.symbol_truncated(np.sqrt(k0 * k0 + rest2), L, nd, geometry)
+        full = scipy.fft.dctn(ghat, type=1, workers=-1, overwrite_x=True)
+        del ghat
+        full /= math.prod(sig_n)
         return np.ascontiguousarray(full[tuple(slice(0, n + 1) for n in counts)])
 
 
