@@ -94,3 +94,10 @@ def test_pic_snapshot_has_species_and_fields(tmp_path):
     np.testing.assert_allclose(p["velocity"][:, 0], -1.0, atol=1e-3)
     assert np.all(p["charge"] == -1.0) and np.all(p["mass"] == 1.0)
     np.testing.assert_allclose(p["weighting"], 0.5 * 10.471975511965978 / 20000)
+    import subprocess
+    import sys
+
+    checker = Path(sys.executable).parent / "openPMD_check_h5"
+    if checker.exists():  # a 1-D mesh and two species also pass the validator
+        c = subprocess.run([str(checker), "-i", str(res.snapshots[-1])], capture_output=True, text=True)
+        assert c.returncode == 0 and "0 Errors" in c.stdout, c.stdout
