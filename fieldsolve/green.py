@@ -595,9 +595,10 @@ def lgf3(m):
         mm = flat[s:s + chunk]
         prod = table[mm[:, 0]] * table[mm[:, 1]] * table[mm[:, 2]]
         integral = prod @ w
-        # f(u) = t * prod ~ t^{-1/2} at the upper end: EM correction -(du^2/12) f'(b), f' = -f/2
+        # Euler-Maclaurin end correction -(du^2/12) f'(b) of the truncated trapezoid rule, with
+        # f(u) = t * prod ~ t^{-1/2} near the upper end, so f'(b) = -f(b)/2
         fb = prod[:, -1] * T
-        integral += du * du / 12 * (-0.5 * fb) * -1.0
+        integral += du * du / 12 * 0.5 * fb
         m2 = (mm * mm).sum(axis=1)
         tail = (4 * np.pi) ** -1.5 * (2 * T**-0.5 - (4 * m2 - 3) / 16 * (2.0 / 3.0) * T**-1.5)
         head = np.where(m2 == 0, t[0], 0.0)  # int_0^{t0} 1 dt for m = 0; negligible otherwise
