@@ -30,6 +30,12 @@ def _add_set(p):
 def _cmd_run(args):
     from .runner import run
 
+    if args.dry_run:
+        if args.config is None:
+            from .config import ConfigError
+
+            raise ConfigError("--dry-run needs a config")
+        return _cmd_validate(args)
     config = args.config
     out = args.out
     if args.resume is not None:
@@ -218,6 +224,7 @@ def build_parser():
                    help="continue the run in DIR from its latest checkpoint")
     p.add_argument("--stop-after", type=int, metavar="N", help="stop with a checkpoint after N steps")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    p.add_argument("--dry-run", action="store_true", help="only validate (same as `fieldsolve validate`)")
     p.add_argument("-q", "--quiet", action="store_true", help="log to log.txt only")
     p.set_defaults(func=_cmd_run)
 

@@ -14,3 +14,13 @@ def test_config_reference_is_current():
         "regenerate with: fieldsolve schema --markdown (paste between the markers in docs/runs.md)")
     for key in ("keep_last", "n_particles", "virialize", "width_cells", "`cfl`"):
         assert key in text
+
+
+def test_published_schema_is_current():
+    import json
+
+    from fieldsolve.config import config_schema
+
+    path = DOC.parent.parent / "configs" / "fieldsolve-config.schema.json"
+    assert json.loads(path.read_text()) == config_schema(), (
+        "regenerate with: fieldsolve schema --out configs/fieldsolve-config.schema.json")
