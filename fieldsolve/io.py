@@ -95,8 +95,6 @@ def _text_dataset(group, name, text):
 # openPMD writer
 # --------------------------------------------------------------------------------------------
 def _root_attrs(f, has_meshes, has_particles, *, software_version, config_sha=None, comment=None):
-    from . import __version__  # noqa: F401  (import check)
-
     f.attrs["openPMD"] = _s("1.1.0")
     f.attrs["openPMDextension"] = np.uint32(0)
     f.attrs["basePath"] = _s("/data/%T/")
@@ -141,19 +139,22 @@ def _write_meshes(group, grid, meshes, dtype, length_si):
     for name, spec in meshes.items():
         data, udim, usi = spec["data"], spec["unit_dimension"], spec.get("unit_si", 1.0)
         data = np.asarray(data)
-        if data.shape == grid.shape:
+        comps = spec.get("components")
+        if comps is None and data.shape == (grid.ndim,) + grid.shape:
+            comps = AXIS_LABELS[:grid.ndim]
+        if comps is None and data.shape == grid.shape:
             ds = group.create_dataset(name, data=data.astype(dtype, copy=False))
             _mesh_record_attrs(ds, grid, udim, length_si)
             _mesh_component_attrs(ds, grid, usi)
-        elif data.shape == (grid.ndim,) + grid.shape:
+        elif comps is not None and data.shape == (len(comps),) + grid.shape:
             rec = group.create_group(name)
             _mesh_record_attrs(rec, grid, udim, length_si)
-            for a in range(grid.ndim):
-                ds = rec.create_dataset(AXIS_LABELS[a], data=data[a].astype(dtype, copy=False))
+            for c, comp in enumerate(comps):
+                ds = rec.create_dataset(comp, data=data[c].astype(dtype, copy=False))
                 _mesh_component_attrs(ds, grid, usi)
         else:
-            raise ValueError(f"mesh {name!r} has shape {data.shape}; expected {grid.shape} or "
-                             f"({grid.ndim}, *{grid.shape})")
+            raise ValueError(f"mesh {name!r} has shape {data.shape}; expected {grid.shape}, "
+                             f"({grid.ndim}, *{grid.shape}) or (len(components), *{grid.shape})")
 
 
 def _record_attrs(obj, unit_dimension):
@@ -218,16 +219,28 @@ def _write_species(group, name, sp, grid, dtype, units):
             d.attrs["unitSI"] = np.float64(units["length"])
 
 
+def _put_extras(group, d):
+    for name, v in d.items():
+        if name.startswith("@"):
+            group.attrs[name[1:]] = _s(v) if isinstance(v, str) else v
+        elif isinstance(v, dict):
+            _put_extras(group.create_group(name), v)
+        else:
+            group.create_dataset(name, data=v if isinstance(v, np.bytes_) else np.asarray(v))
+
+
 def write_iteration(directory, iteration, *, time, dt, grid, meshes=None, particles=None,
                     dtype="float32", units=None, config_yaml=None, provenance_json=None,
-                    config_sha=None, extras=None, software_version="0"):
+                    config_sha=None, extras=None, extras_root=False, software_version="0"):
     """Write one openPMD iteration file ``<directory>/fs_<iteration:06d>.h5`` atomically.
 
     meshes: ``{name: {"data": array, "unit_dimension": 7-tuple, "unit_si": float}}`` with data of
-    ``grid.shape`` (scalar record) or ``(ndim, *grid.shape)`` (vector record, components x/y/z).
+    ``grid.shape`` (scalar record) or ``(ndim, *grid.shape)`` (vector record, components x/y/z),
+    or ``(C, *grid.shape)`` with ``"components": [names]`` (e.g. a symmetric tensor xx, xy, ...).
     particles: ``{species: {"position", "velocity", "id", optional "mass", "charge", "weighting"}}``.
     units: SI factors ``{"length", "time", "velocity", "mass", "charge"}`` (default all 1).
-    extras: ``{name: array}`` written under ``/fieldsolve/extras/`` (outside ``/data/``).
+    extras: ``{name: array or dict}`` written under ``/fieldsolve/extras/`` (``/fieldsolve/`` with
+    ``extras_root=True``), outside ``/data/``; a dict is a group, its ``"@key"`` entries attributes.
     """
     units = {"length": 1.0, "time": 1.0, "velocity": 1.0, "mass": 1.0, "charge": 1.0, **(units or {})}
     directory = Path(directory)
@@ -253,8 +266,7 @@ def write_iteration(directory, iteration, *, time, dt, grid, meshes=None, partic
                 _text_dataset(fs, "config_yaml", config_yaml)
             if provenance_json is not None:
                 _text_dataset(fs, "provenance_json", provenance_json)
-            for name, arr in (extras or {}).items():
-                fs.create_dataset(f"extras/{name}", data=np.asarray(arr))
+            _put_extras(fs if extras_root else fs.create_group("extras"), extras or {})
     return path
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io as fio
-from .config import ConfigError, config_hash, dump_config, load_config, load_yaml
+from .config import ConfigError, config_hash, dump_config, load_config
 
 __all__ = ["run", "RunResult", "RunError", "estimate_memory"]
 
@@ -230,9 +230,6 @@ class _PM:
         field = -np.asarray(self.solver.gradient(phi, method=self.method))
         self.meshes = {"density": rho, "potential": phi, "field": field}
         return rho, phi, field
-
-    def potential_diag(self, rho, phi, field):
-        raise NotImplementedError
 
 
 class _Gravity(_PM):
@@ -820,8 +817,7 @@ def _run_poisson(cfg, out, prov):
                  final["phi_rel_l2_error"], final["phi_rel_linf_error"], final["field_rel_l2_error"])
     else:
         log.info("no analytic potential for this source/boundary combination; no error reported")
-    L, T, M = 1.0, 1.0, 1.0
-    meshes = {"rho": {"data": rho, "unit_dimension": fio.UNIT_DIMENSION["mass_density"], "unit_si": M / L ** 3},
+    meshes = {"rho": {"data": rho, "unit_dimension": fio.UNIT_DIMENSION["mass_density"], "unit_si": 1.0},
               "phi": {"data": phi, "unit_dimension": fio.UNIT_DIMENSION["grav_potential"], "unit_si": 1.0},
               "g": {"data": g, "unit_dimension": fio.UNIT_DIMENSION["acceleration"], "unit_si": 1.0}}
     keep = {"density": "rho", "potential": "phi", "field": "g"}
@@ -883,7 +879,6 @@ def _run_les(cfg, out, prov):
         raise ConfigError(f"filter: {exc}") from None
     nd = grid.ndim
     UD = fio.UNIT_DIMENSION
-    stress = {"data": None, "unit_dimension": UD["grav_potential"]}
     meshes = {}
     if "velocity" in cfg.output.fields:
         meshes["u"] = {"data": u, "unit_dimension": UD["velocity"]}
@@ -893,35 +888,20 @@ def _run_les(cfg, out, prov):
         meshes["Pi"] = {"data": res.dissipation, "unit_dimension": (2, 0, -3, 0, 0, 0, 0)}
     if "sgs_energy" in cfg.output.fields:
         meshes["k_sgs"] = {"data": res.sgs_energy, "unit_dimension": UD["grav_potential"]}
-    extras = {"k": res.k, "E": res.E, "E_filtered": res.E_filtered}
+    if "stress" in cfg.output.fields:
+        labels = "xyz"[:nd]
+        pairs = [(i, j) for i in range(nd) for j in range(i, nd)]
+        meshes["tau"] = {"data": np.stack([res.tau[i, j] for i, j in pairs]), "unit_dimension": UD["grav_potential"],
+                         "components": [labels[i] + labels[j] for i, j in pairs]}
     fields_dir = out / "diags" / "fields"
+    filters = {name: np.bytes_(json.dumps(meta, default=str).encode())
+               for name, meta in (("filter", res.filter), ("test_filter", res.test_filter)) if meta}
     snap = fio.write_iteration(fields_dir, 0, time=0.0, dt=0.0, grid=grid, meshes=meshes, dtype=cfg.output.dtype,
                                config_yaml=dump_config(cfg), provenance_json=json.dumps(prov, sort_keys=True),
-                               config_sha=config_hash(cfg), software_version=prov["fieldsolve_version"])
-    import h5py
-
-    with fio.atomic_path(snap) as tmp:  # add the tensor and spectra (non-openPMD extras) to the file
-        shutil.copyfile(snap, tmp)
-        with h5py.File(tmp, "a") as f:
-            if "stress" in cfg.output.fields:
-                rec = f["data/0/meshes"].create_group("tau")
-                src = f["data/0/meshes"][next(iter(f["data/0/meshes"]))] if len(f["data/0/meshes"]) else None
-                fio._mesh_record_attrs(rec, grid, stress["unit_dimension"], 1.0)
-                labels = "xyz"[:nd]
-                for i in range(nd):
-                    for j in range(i, nd):
-                        ds = rec.create_dataset(labels[i] + labels[j],
-                                                data=res.tau[i, j].astype(cfg.output.dtype, copy=False))
-                        fio._mesh_component_attrs(ds, grid, 1.0)
-                del src
-            sp = f.require_group("fieldsolve").create_group("spectra")
-            for k, v in extras.items():
-                sp.create_dataset(k, data=v)
-            sp.attrs["binning"] = np.bytes_(b"shell_sum: sum(E) dk = <u.u>/2, u_k = DFT/N")
-            filt = f["fieldsolve"].create_group("filters")
-            for name, meta in (("filter", res.filter), ("test_filter", res.test_filter)):
-                if meta:
-                    filt.create_dataset(name, data=np.bytes_(json.dumps(meta, default=str).encode()))
+                               config_sha=config_hash(cfg), software_version=prov["fieldsolve_version"],
+                               extras={"spectra": {"k": res.k, "E": res.E, "E_filtered": res.E_filtered,
+                                                   "@binning": "shell_sum: sum(E) dk = <u.u>/2, u_k = DFT/N"},
+                                       "filters": filters}, extras_root=True)
     fio.write_pmd_index(fields_dir)
     summary = res.summary()
     final = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float, np.floating))}
