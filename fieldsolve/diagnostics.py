@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 __all__ = ["plasma_dispersion_z", "landau_root", "two_stream_growth_rate", "fit_damped_oscillation",
+           "fit_energy_peaks",
            "fit_exponential_rate", "lagrangian_radii", "zeldovich_tau"]
 
 
@@ -86,6 +87,24 @@ def fit_damped_oscillation(t, y):
     if A < 0:
         A, ph = -A, ph + math.pi
     return float(g), float(abs(w)), float(A), float(ph % (2 * math.pi))
+
+
+def fit_energy_peaks(t, W):
+    """Damping (growth) rate and frequency from the local maxima of an oscillating energy
+    ``W ~ exp(2 gamma t) cos^2(omega t + phi)``: the maxima (refined by a parabola through
+    log W) lie on ``exp(2 gamma t)`` and are ``pi / omega`` apart. Returns (2 gamma, omega, peak times)."""
+    t = np.asarray(t, dtype=float)
+    L = np.log(np.asarray(W, dtype=float))
+    i = np.flatnonzero((L[1:-1] > L[:-2]) & (L[1:-1] >= L[2:])) + 1
+    if i.size < 3:
+        raise ValueError(f"only {i.size} maxima in the window; need 3")
+    a, b, c = L[i - 1], L[i], L[i + 1]
+    off = 0.5 * (a - c) / (a - 2 * b + c)
+    tp = t[i] + off * 0.5 * (t[i + 1] - t[i - 1])
+    lp = b - 0.25 * (a - c) * off
+    rate = np.polyfit(tp, lp, 1)[0]
+    spacing = np.polyfit(np.arange(tp.size), tp, 1)[0]
+    return float(rate), float(math.pi / spacing), tp
 
 
 def fit_exponential_rate(t, y):
