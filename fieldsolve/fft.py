@@ -1,7 +1,7 @@
 """Real and complex n-D FFTs used by every fieldsolve module.
 
-Backends: pyFFTW (default; FFTW objects planned once per shape/dtype/axes/thread count and
-cached per Python thread, because one FFTW object must never be shared by two threads) and
+Backends: pyFFTW (default; planned once per shape/dtype/axes/thread count through FFTW's wisdom, a
+fresh cheap FFTW object per call so that no object is shared between threads or pins memory) and
 ``scipy.fft`` (fallback when pyFFTW is missing, or on request with ``set_backend("scipy")``).
 
 Normalisation is NumPy's ``"backward"`` convention: the forward transform is unnormalised,
@@ -30,7 +30,11 @@ __all__ = ["rfftn", "irfftn", "fftn", "ifftn", "set_backend", "get_backend",
            "set_planner_effort", "available_backends"]
 
 _settings = {"backend": "pyfftw" if _HAVE_PYFFTW else "scipy", "effort": "FFTW_ESTIMATE"}
-_plans: dict = {}
+_measured: set = set()
+_DIRECTION = {"r2c": "FFTW_FORWARD", "c2c_f": "FFTW_FORWARD", "c2r": "FFTW_BACKWARD",
+              "c2c_b": "FFTW_BACKWARD"}
+# c2r always destroys its input (we hand it a private copy); the others must preserve it
+_FLAGS = {"r2c": (), "c2c_f": (), "c2c_b": (), "c2r": ("FFTW_DESTROY_INPUT",)}
 _plan_lock = threading.Lock()
 _REAL = {np.dtype(np.float32): np.dtype(np.complex64), np.dtype(np.float64): np.dtype(np.complex128)}
 _COMPLEX = {v: k for k, v in _REAL.items()}
@@ -60,7 +64,6 @@ def set_planner_effort(effort: str) -> None:
     if effort not in allowed:
         raise ValueError(f"planner effort {effort!r} unknown; allowed: {allowed}")
     _settings["effort"] = effort
-    _plans.clear()
 
 
 def _axes(ndim, axes):
@@ -88,24 +91,31 @@ def _complex_input(x):
     return x
 
 
-def _plan(kind, in_shape, in_dtype, out_shape, out_dtype, axes):
+def _execute(kind, x, out_shape, out_dtype, axes):
+    """Run one transform with a fresh FFTW object on the caller's arrays.
+
+    FFTW objects are not cached: an object pins its input and output arrays (a cache of them
+    held several padded arrays alive per shape), while re-creating one is cheap (~0.1 ms)
+    because FFTW's planner remembers what it planned (wisdom). With FFTW_MEASURE the first plan
+    of each problem is made on scratch arrays, since measuring overwrites its arrays. Objects
+    are per call, so threads never share one."""
     threads = get_num_threads()
-    key = (kind, in_shape, in_dtype.str, axes, threads, _settings["effort"], threading.get_ident())
-    obj = _plans.get(key)
-    if obj is None:
-        with _plan_lock:
-            a = pyfftw.empty_aligned(in_shape, in_dtype)
-            b = pyfftw.empty_aligned(out_shape, out_dtype)
-            direction = "FFTW_FORWARD" if kind in ("r2c", "c2c_f") else "FFTW_BACKWARD"
-            obj = pyfftw.FFTW(a, b, axes=axes, direction=direction,
-                              flags=(_settings["effort"], "FFTW_DESTROY_INPUT"), threads=threads)
-            _plans[key] = obj
-    return obj
-
-
-def _run(obj, x, out_shape, out_dtype):
+    effort = _settings["effort"]
     out = pyfftw.empty_aligned(out_shape, out_dtype)
-    obj(input_array=x, output_array=out, normalise_idft=True)
+    if effort != "FFTW_ESTIMATE":
+        if not pyfftw.is_byte_aligned(x) or not x.flags.c_contiguous:
+            x = pyfftw.byte_align(np.ascontiguousarray(x))
+        key = (kind, x.shape, x.dtype.str, axes, threads, effort)
+        if key not in _measured:
+            with _plan_lock:
+                scratch_in = pyfftw.empty_aligned(x.shape, x.dtype)
+                scratch_out = pyfftw.empty_aligned(out_shape, out_dtype)
+                pyfftw.FFTW(scratch_in, scratch_out, axes=axes, direction=_DIRECTION[kind],
+                            flags=(effort, *_FLAGS[kind]), threads=threads)
+                _measured.add(key)
+    obj = pyfftw.FFTW(x, out, axes=axes, direction=_DIRECTION[kind],
+                      flags=(effort, *_FLAGS[kind]), threads=threads)
+    obj(normalise_idft=True)
     return out
 
 
@@ -121,8 +131,7 @@ def rfftn(x, axes=None):
     out_shape = list(x.shape)
     out_shape[axes[-1]] = x.shape[axes[-1]] // 2 + 1
     cd = _REAL[x.dtype]
-    obj = _plan("r2c", x.shape, x.dtype, tuple(out_shape), cd, axes)
-    return _run(obj, x, tuple(out_shape), cd)
+    return _execute("r2c", x, tuple(out_shape), cd, axes)
 
 
 def irfftn(x, s, axes=None, overwrite_input=False):
@@ -147,10 +156,9 @@ def irfftn(x, s, axes=None, overwrite_input=False):
     for a, n in zip(axes, s):
         out_shape[a] = n
     rd = _COMPLEX[x.dtype]
-    obj = _plan("c2r", x.shape, x.dtype, tuple(out_shape), rd, axes)
     if not overwrite_input:
         x = x.copy()
-    return _run(obj, x, tuple(out_shape), rd)
+    return _execute("c2r", x, tuple(out_shape), rd, axes)
 
 
 def fftn(x, axes=None):
@@ -161,8 +169,7 @@ def fftn(x, axes=None):
         import scipy.fft
 
         return scipy.fft.fftn(x, axes=axes, workers=get_num_threads())
-    obj = _plan("c2c_f", x.shape, x.dtype, x.shape, x.dtype, axes)
-    return _run(obj, x, x.shape, x.dtype)
+    return _execute("c2c_f", x, x.shape, x.dtype, axes)
 
 
 def ifftn(x, axes=None):
@@ -173,8 +180,7 @@ def ifftn(x, axes=None):
         import scipy.fft
 
         return scipy.fft.ifftn(x, axes=axes, workers=get_num_threads())
-    obj = _plan("c2c_b", x.shape, x.dtype, x.shape, x.dtype, axes)
-    return _run(obj, x, x.shape, x.dtype)
+    return _execute("c2c_b", x, x.shape, x.dtype, axes)
 
 
 def transform_size(shape, axes=None) -> int:

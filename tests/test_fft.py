@@ -64,3 +64,39 @@ def test_bad_input():
         fft.set_backend("mkl")
     with pytest.raises(ValueError, match=">= 1"):
         set_num_threads(0)
+
+
+def test_inputs_preserved_and_not_pinned(backend, rng):
+    import gc
+    import weakref
+
+    x = rng.standard_normal((16, 12, 10))
+    x0 = x.copy()
+    X = fft.rfftn(x)
+    np.testing.assert_array_equal(x, x0)  # r2c must not destroy the caller's array
+    z = X.copy()
+    fft.ifftn(fft.fftn(z))
+    np.testing.assert_array_equal(z, X)
+    ref_in, ref_out = weakref.ref(x), weakref.ref(X)
+    del x, X, z
+    gc.collect()
+    assert ref_in() is None and ref_out() is None  # no cached plan keeps arrays alive
+
+
+@pytest.mark.skipif("pyfftw" not in fft.available_backends(), reason="pyFFTW backend not installed")
+def test_measure_effort_keeps_data(rng):
+    fft.set_backend("pyfftw")
+    try:
+        fft.set_planner_effort("FFTW_MEASURE")
+        x = rng.standard_normal((12, 10, 8))
+        x0 = x.copy()
+        X = fft.rfftn(x)  # planning with MEASURE overwrites arrays: must use scratch ones
+        np.testing.assert_array_equal(x, x0)
+        np.testing.assert_allclose(X, np.fft.rfftn(x0), atol=1e-12)
+        Xc = X.copy()
+        np.testing.assert_allclose(fft.irfftn(X, x.shape), x0, atol=1e-13)
+        np.testing.assert_array_equal(X, Xc)
+        with pytest.raises(ValueError, match="planner effort"):
+            fft.set_planner_effort("FAST")
+    finally:
+        fft.set_planner_effort("FFTW_ESTIMATE")
