@@ -318,6 +318,8 @@ class OutputConfig(_Base):
     particles: Bool = Field(True, description="write particle positions/velocities/ids")
     dtype: Literal["float32", "float64"] = Field("float32", description="precision of snapshot arrays")
     plots: Bool = Field(True, description="write PNG plots at the end of the run")
+    gadget: Bool = Field(False, description="nbody, 3-D: also write Gadget-HDF5 particle snapshots "
+                         "(diags/gadget/snap_%06d.hdf5) for yt's gadget_hdf5 frontend, pynbody, nbodykit")
 
 
 class CheckpointConfig(_Base):
@@ -430,6 +432,8 @@ class NBodyConfig(_RunBase):
     def _consistent(self):
         ic, g = self.initial, self.grid
         nd = g.ndim
+        if self.output.gadget and nd != 3:
+            raise ValueError(f"output.gadget = true needs a 3-D grid; grid.shape = {g.shape}")
         if isinstance(ic, ZeldovichIC):
             if not all(g.per_axis("periodic")):
                 raise ValueError(f"grid.periodic = {g.per_axis('periodic')}: initial.kind=zeldovich needs "
@@ -511,6 +515,8 @@ class PICConfig(_RunBase):
         nd = g.ndim
         if not all(g.per_axis("periodic")):
             raise ValueError(f"grid.periodic = {g.per_axis('periodic')}: kind=pic needs true on every axis")
+        if self.output.gadget:
+            raise ValueError("output.gadget = true: the Gadget exporter is for kind=nbody")
         names = [s.name for s in self.species]
         if len(set(names)) != len(names):
             raise ValueError(f"species names must be unique, got {names}")

@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = ["atomic_path", "atomic_write_text", "write_iteration", "write_pmd_index", "read_mesh",
            "read_particles", "list_iterations", "write_timeseries", "read_timeseries",
-           "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "UNIT_DIMENSION", "AXIS_LABELS", "TMP_SUFFIX"]
+           "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "write_gadget", "UNIT_DIMENSION", "AXIS_LABELS", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".tmp"
 AXIS_LABELS = ("x", "y", "z")
@@ -275,6 +275,49 @@ def write_pmd_index(directory):
     p = Path(directory) / "fields.pmd"
     atomic_write_text(p, FILE_FORMAT + "\n")
     return p
+
+
+def write_gadget(path, position, velocity, ids, mass, *, box, time=0.0, origin=(0.0, 0.0, 0.0)):
+    """Optional Gadget-2/3 HDF5 particle snapshot (``Header`` + ``PartType1``), for yt's
+    ``gadget_hdf5`` frontend, pynbody, nbodykit, Pylians. Non-cosmological: ``Time`` is the code
+    time, ``Redshift = 0``, ``HubbleParam = 1`` (no h factors), velocities as stored (a = 1).
+    Positions are shifted by ``-origin`` so they lie in ``[0, BoxSize)``; masses go into
+    ``MassTable`` when equal, else into ``Masses``. Units are code units: pass
+    ``unit_base={"length": (1.0, "m"), "mass": (1.0, "kg"), "velocity": (1.0, "m/s")}`` (or the
+    run's SI factors) to ``yt.load``."""
+    x = np.asarray(position, dtype=np.float64) - np.asarray(origin, dtype=np.float64)
+    n = x.shape[0]
+    m = np.asarray(mass, dtype=np.float64)
+    npart = np.zeros(6, dtype=np.uint32)
+    npart[1] = n
+    table = np.zeros(6)
+    equal = m.ndim == 0 or (m.size and np.all(m == m.flat[0]))
+    if equal:
+        table[1] = float(m.flat[0]) if m.ndim else float(m)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            h = f.create_group("Header")
+            h.attrs["NumPart_ThisFile"] = npart
+            h.attrs["NumPart_Total"] = npart
+            h.attrs["NumPart_Total_HighWord"] = np.zeros(6, dtype=np.uint32)
+            h.attrs["MassTable"] = table
+            h.attrs["Time"] = np.float64(time)
+            h.attrs["Redshift"] = np.float64(0.0)
+            h.attrs["BoxSize"] = np.float64(box)
+            h.attrs["NumFilesPerSnapshot"] = np.int32(1)
+            h.attrs["Omega0"] = np.float64(0.0)
+            h.attrs["OmegaLambda"] = np.float64(0.0)
+            h.attrs["HubbleParam"] = np.float64(1.0)
+            for k in ("Flag_Sfr", "Flag_Cooling", "Flag_StellarAge", "Flag_Metals", "Flag_Feedback"):
+                h.attrs[k] = np.int32(0)
+            h.attrs["Flag_DoublePrecision"] = np.int32(1)
+            p = f.create_group("PartType1")
+            p.create_dataset("Coordinates", data=x)
+            p.create_dataset("Velocities", data=np.asarray(velocity, dtype=np.float64))
+            p.create_dataset("ParticleIDs", data=np.asarray(ids, dtype=np.uint64))
+            if not equal:
+                p.create_dataset("Masses", data=m)
+    return Path(path)
 
 
 # --------------------------------------------------------------------------------------------

@@ -495,6 +495,11 @@ class _ParticleRun:
                                    config_sha=self.sha, software_version=self.prov["fieldsolve_version"])
         if not (self.fields_dir / "fields.pmd").exists():
             fio.write_pmd_index(self.fields_dir)
+        if cfg.output.gadget:
+            gdir = self.dir / "diags" / "gadget"
+            gdir.mkdir(parents=True, exist_ok=True)
+            fio.write_gadget(gdir / f"snap_{self.step:06d}.hdf5", self.p["position"], self.p["velocity"], self.p["id"],
+                             self.p["mass"], box=max(self.grid.box), time=self.t, origin=self.grid.origin)
         if path not in self.snapshots:
             self.snapshots.append(path)
         self.write_timeseries()

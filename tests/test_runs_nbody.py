@@ -107,3 +107,22 @@ def test_cold_collapse_free_fall(tmp_path):
     expected = np.cos(eta) ** 2
     print(f"cold collapse: r50(t)/r50(0) = {r1 / r0:.4f}, free fall {expected:.4f}")
     assert abs(r1 / r0 - expected) < 0.03
+
+
+def test_gadget_export_opens_in_yt(tmp_path):
+    """output.gadget writes Gadget-HDF5 particle snapshots that yt's gadget_hdf5 frontend reads."""
+    yt = pytest.importorskip("yt")
+    yt.set_log_level(50)
+    res = run(CONFIGS / "default.yaml", out=tmp_path / "g", echo=False,
+              overrides=["output.plots=false", "output.gadget=true", "time.t_end=0.25", "initial.n_particles=2000"])
+    snaps = sorted((tmp_path / "g" / "diags" / "gadget").glob("snap_*.hdf5"))
+    assert [s.name for s in snaps] == ["snap_000000.hdf5", "snap_000005.hdf5"]
+    ds = yt.load(str(snaps[-1]), unit_base={"length": (1.0, "m"), "mass": (1.0, "kg"), "velocity": (1.0, "m/s")})
+    assert type(ds).__name__ == "GadgetHDF5Dataset"
+    ad = ds.all_data()
+    p = read_particles(res.snapshots[-1])
+    order = np.argsort(ad["PartType1", "particle_index"].d)
+    np.testing.assert_allclose(ad["PartType1", "particle_position_x"].to("m").d[order], p["position"][:, 0],
+                               rtol=1e-6)
+    np.testing.assert_allclose(ad["PartType1", "particle_mass"].to("kg").d, 1.0 / 2000)
+    assert float(ds.current_time.to("s")) == pytest.approx(0.25)
