@@ -677,10 +677,18 @@ def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progre
         out = Path(out) if out is not None else Path("runs") / (cfg.name or cfg.kind)
         _prepare_dir(out, overwrite)
 
-    from ._threads import set_num_threads
+    from ._threads import get_num_threads, set_num_threads
 
+    threads_before = get_num_threads()
     if cfg.threads is not None:
         set_num_threads(cfg.threads)
+    try:
+        return _run_in_dir(cfg, out, entropy, raw_text, resume, progress, stop_after, echo)
+    finally:
+        set_num_threads(threads_before)  # the thread count is process-wide: restore it
+
+
+def _run_in_dir(cfg, out, entropy, raw_text, resume, progress, stop_after, echo):
     prov = provenance(cfg, entropy)
     if not resume:
         fio.atomic_write_text(out / "config.yaml", raw_text if raw_text is not None else dump_config(cfg))
@@ -790,10 +798,6 @@ def _run_poisson(cfg, out, prov):
     from .poisson import PoissonSolver
 
     t0 = _time.perf_counter()
-    if cfg.threads is not None:
-        from ._threads import set_num_threads
-
-        set_num_threads(cfg.threads)
     grid = cfg.grid.make()
     try:
         solver = PoissonSolver(grid, cfg.solver.kernel, warn_mean=False)
@@ -871,10 +875,6 @@ def _run_les(cfg, out, prov):
     from .les import apriori
 
     t0 = _time.perf_counter()
-    if cfg.threads is not None:
-        from ._threads import set_num_threads
-
-        set_num_threads(cfg.threads)
     grid = cfg.grid.make()
     u = _les_velocity(cfg, grid)
     try:

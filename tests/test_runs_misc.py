@@ -103,3 +103,16 @@ def test_info_and_plot_on_files(tmp_path, capsys):
     (tmp_path / "junk.h5").write_text("not hdf5")
     assert main(["info", str(tmp_path / "junk.h5")]) == 2
     assert main(["plot", str(tmp_path / "nothing")]) == 2
+
+
+def test_run_restores_thread_count(tmp_path):
+    import fieldsolve
+
+    before = fieldsolve.get_num_threads()
+    fieldsolve.set_num_threads(2)
+    try:
+        run(CONFIGS / "zeldovich.yaml", out=tmp_path / "z", echo=False,
+            overrides=["threads=1", "time.t_end=0.01", "output.plots=false"])
+        assert fieldsolve.get_num_threads() == 2
+    finally:
+        fieldsolve.set_num_threads(before)
