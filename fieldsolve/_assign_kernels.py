@@ -165,7 +165,8 @@ def check_positions(pos, orig, ih, shape, per, P, ndim, allow_outside):
 def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, width, nslab):
     """Validate, then stably sort particles (and weights) into slabs along axis 0.
 
-    Returns ``(nbad, pos_sorted, wts_sorted, starts)``; with ``nbad > 0`` nothing is sorted."""
+    Returns ``(nbad, pos_sorted, wts_sorted, starts, index)`` with ``pos_sorted[d] =
+    pos[index[d]]``; with ``nbad > 0`` nothing is sorted."""
     n = pos.shape[0]
     key = np.empty(n, np.int32)
     hist = np.zeros((NCHUNK, nslab), np.int64)
@@ -191,7 +192,7 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
     nbad = bad.sum()
     starts = np.zeros(nslab + 1, np.int64)
     if nbad > 0:
-        return nbad, pos[:0].copy(), wts[:0].copy(), starts
+        return nbad, pos[:0].copy(), wts[:0].copy(), starts, key[:0].astype(np.int64)
     for k in range(nslab):
         starts[k + 1] = starts[k] + hist[:, k].sum()
     offset = np.empty((NCHUNK, nslab), np.int64)
@@ -205,6 +206,7 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
     wts_s = np.empty((nw, wts.shape[1]), wts.dtype)
     if not wstep:
         wts_s[0] = wts[0]
+    index = np.empty(n, np.int64)
     for c in prange(NCHUNK):
         off = offset[c].copy()
         for q in range(c * chunk, min(n, (c + 1) * chunk)):
@@ -213,10 +215,21 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
             off[k] = d + 1
             for a in range(pos.shape[1]):
                 pos_s[d, a] = pos[q, a]
+            index[d] = q
             if wstep:
                 for m in range(wts.shape[1]):
                     wts_s[d, m] = wts[q, m]
-    return 0, pos_s, wts_s, starts
+    return 0, pos_s, wts_s, starts, index
+
+
+@njit(parallel=True, **_JIT)
+def unsort_rows(a, index):
+    """``out[index[d]] = a[d]``: undo the slab sort on per-particle results."""
+    out = np.empty_like(a)
+    for d in prange(a.shape[0]):
+        for m in range(a.shape[1]):
+            out[index[d], m] = a[d, m]
+    return out
 
 
 @njit(**_INLINE)

@@ -22,7 +22,8 @@ from .windows import get_window
 
 __all__ = ["deposit", "interpolate", "sort_particles"]
 
-_SERIAL_BELOW = 20_000  # below this many particles the slab sort costs more than it saves
+_SERIAL_BELOW = 20_000
+_READ_SORT_ABOVE = 32 << 20  # bytes per field component beyond which readout sorts by slab  # below this many particles the slab sort costs more than it saves
 _OUTSIDE = ("raise", "drop")
 
 
@@ -124,7 +125,7 @@ def _paint(grid, x, w, wstep, params, outside):
             _raise_bad_positions(grid, x, params, outside)
         K.paint_serial(grid3, x, w, wstep, *params, _fast(grid, w.shape[1]))
         return grid3
-    nbad, xs, ws, starts = K.slab_sort(x, w, wstep, *params, allow, width, nslab)
+    nbad, xs, ws, starts, _ = K.slab_sort(x, w, wstep, *params, allow, width, nslab)
     if nbad:
         _raise_bad_positions(grid, x, params, outside)
     K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid, w.shape[1]))
@@ -214,10 +215,22 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise"):
     x = _positions(grid, positions)
     params = _params(grid, window)
     shape3 = (f.shape[0],) + tuple(int(s) for s in params[2])
-    nbad, out = K.readout(np.ascontiguousarray(f).reshape(shape3), x, *params,
-                          outside == "drop", 4096, _fast(grid, f.shape[0]))
+    f3 = np.ascontiguousarray(f).reshape(shape3)
+    allow = outside == "drop"
+    nslab, width = _slab_layout(grid.shape[0], window.order)
+    index = None
+    if x.shape[0] >= _SERIAL_BELOW and nslab > 1 and f3[0].nbytes > _READ_SORT_ABOVE:
+        # Random-order gathers from a grid larger than the caches are latency bound; reading
+        # slab by slab keeps each slab's few planes in cache. Results go back in input order.
+        nbad, xs, _, _, index = K.slab_sort(x, np.ones((1, 1)), 0, *params, allow, width, nslab)
+        if nbad:
+            _raise_bad_positions(grid, x, params, outside)
+        x = xs
+    nbad, out = K.readout(f3, x, *params, allow, 4096, _fast(grid, f.shape[0]))
     if nbad:
         _raise_bad_positions(grid, x, params, outside)
+    if index is not None:
+        out = K.unsort_rows(out, index)
     return out if vector else out[:, 0]
 
 
