@@ -27,20 +27,24 @@ import numpy as np
 
 import fieldsolve as fs
 
-OFFSETS = {"cic": [0, 1], "tsc": [-1, 0, 1]}
+OFFSETS = {"cic": [0, 1], "tsc": [0, 1, 2]}
 
 
-def numpy_paint(pos, n, box, scheme):
-    """Reference painter: flat indices + np.bincount per stencil offset (cell-centred)."""
+def numpy_stencil(pos, n, box, scheme):
+    """First stencil cell and per-offset weights (N, 3) of every particle (cell-centred)."""
     u = pos.astype(np.float64) * (n / box) - 0.5
     if scheme == "cic":
         base = np.floor(u).astype(np.int64)
         d = u - base
-        ws = [1 - d, d]
-    else:
-        base = np.floor(u + 0.5).astype(np.int64)
-        d = u - base
-        ws = [0.5 * (0.5 - d) ** 2, 0.75 - d**2, 0.5 * (0.5 + d) ** 2]
+        return base, [1 - d, d]
+    base = np.floor(u + 0.5).astype(np.int64)
+    d = u - base
+    return base - 1, [0.5 * (0.5 - d) ** 2, 0.75 - d**2, 0.5 * (0.5 + d) ** 2]
+
+
+def numpy_paint(pos, n, box, scheme):
+    """Reference painter: flat indices + np.bincount per stencil offset (cell-centred)."""
+    base, ws = numpy_stencil(pos, n, box, scheme)
     out = np.zeros(n**3)
     offs = OFFSETS[scheme]
     for a, oa in enumerate(offs):
@@ -52,15 +56,7 @@ def numpy_paint(pos, n, box, scheme):
 
 
 def numpy_read(field, pos, n, box, scheme):
-    u = pos.astype(np.float64) * (n / box) - 0.5
-    if scheme == "cic":
-        base = np.floor(u).astype(np.int64)
-        d = u - base
-        ws = [1 - d, d]
-    else:
-        base = np.floor(u + 0.5).astype(np.int64)
-        d = u - base
-        ws = [0.5 * (0.5 - d) ** 2, 0.75 - d**2, 0.5 * (0.5 + d) ** 2]
+    base, ws = numpy_stencil(pos, n, box, scheme)
     out = np.zeros(len(pos))
     offs = OFFSETS[scheme]
     for a, oa in enumerate(offs):

@@ -75,20 +75,28 @@ def _axis(x, o, ih, n, per, P):
 
 
 @njit(**_INLINE)
-def _paint_particles(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDIM):
-    nc = grid.shape[0]
-    P1 = P if NDIM > 1 else 1
-    P2 = P if NDIM > 2 else 1
+def _stencil(pos, q, orig, ih, shape, per, P, NDIM):
+    """Weights and cell indices of particle q on each axis (unit weight at index 0 on the
+    axes a lower-dimensional grid does not have)."""
+    W0, I0 = _axis(pos[q, 0], orig[0], ih[0], shape[0], per[0], P)
     W1 = (1.0, 0.0, 0.0, 0.0)
     I1 = (0, 0, 0, 0)
     W2 = W1
     I2 = I1
+    if NDIM > 1:
+        W1, I1 = _axis(pos[q, 1], orig[1], ih[1], shape[1], per[1], P)
+    if NDIM > 2:
+        W2, I2 = _axis(pos[q, 2], orig[2], ih[2], shape[2], per[2], P)
+    return W0, I0, W1, I1, W2, I2
+
+
+@njit(**_INLINE)
+def _paint_particles(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDIM):
+    nc = grid.shape[0]
+    P1 = P if NDIM > 1 else 1
+    P2 = P if NDIM > 2 else 1
     for q in range(lo, hi):
-        W0, I0 = _axis(pos[q, 0], orig[0], ih[0], shape[0], per[0], P)
-        if NDIM > 1:
-            W1, I1 = _axis(pos[q, 1], orig[1], ih[1], shape[1], per[1], P)
-        if NDIM > 2:
-            W2, I2 = _axis(pos[q, 2], orig[2], ih[2], shape[2], per[2], P)
+        W0, I0, W1, I1, W2, I2 = _stencil(pos, q, orig, ih, shape, per, P, NDIM)
         qw = q * wstep
         for a in range(P):
             ia = I0[a]
@@ -237,16 +245,8 @@ def _read_particles(field, pos, out, lo, hi, orig, ih, shape, per, P, NDIM):
     nc = field.shape[0]
     P1 = P if NDIM > 1 else 1
     P2 = P if NDIM > 2 else 1
-    W1 = (1.0, 0.0, 0.0, 0.0)
-    I1 = (0, 0, 0, 0)
-    W2 = W1
-    I2 = I1
     for q in range(lo, hi):
-        W0, I0 = _axis(pos[q, 0], orig[0], ih[0], shape[0], per[0], P)
-        if NDIM > 1:
-            W1, I1 = _axis(pos[q, 1], orig[1], ih[1], shape[1], per[1], P)
-        if NDIM > 2:
-            W2, I2 = _axis(pos[q, 2], orig[2], ih[2], shape[2], per[2], P)
+        W0, I0, W1, I1, W2, I2 = _stencil(pos, q, orig, ih, shape, per, P, NDIM)
         for m in range(nc):
             acc = 0.0
             for a in range(P):
