@@ -629,25 +629,14 @@ def lgf2(m, h=1.0):
 
 
 @lru_cache(maxsize=8)
-def _lgf3_octant(counts):
-    """G_L on the octant, computed once per distinct sorted lag triple (cached)."""
+def _lgf_octant(counts):
+    """G_L (3-D or 2-D by ``len(counts)``) on the octant, computed once per distinct sorted
+    lag tuple, since G_L is symmetric under axis permutations (cached)."""
+    d = len(counts)
     axes = [np.arange(n + 1) for n in counts]
-    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-    key = np.sort(mesh, axis=1)
-    uniq, inv = np.unique(key, axis=0, return_inverse=True)
-    vals = lgf3(uniq)
-    out = vals[inv.ravel()].reshape(tuple(n + 1 for n in counts))
-    out.setflags(write=False)
-    return out
-
-
-@lru_cache(maxsize=8)
-def _lgf2_octant(counts):
-    axes = [np.arange(n + 1) for n in counts]
-    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 2)
-    key = np.sort(mesh, axis=1)
-    uniq, inv = np.unique(key, axis=0, return_inverse=True)
-    vals = lgf2(uniq)
+    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, d)
+    uniq, inv = np.unique(np.sort(mesh, axis=1), axis=0, return_inverse=True)
+    vals = (lgf3 if d == 3 else lgf2)(uniq)
     out = vals[inv.ravel()].reshape(tuple(n + 1 for n in counts))
     out.setflags(write=False)
     return out
@@ -667,9 +656,9 @@ class LGFKernel(FreeKernel):
         h = _isotropic(spacing, self.name)
         nd = len(spacing)
         if nd == 3:
-            return h * h * np.array(_lgf3_octant(tuple(counts)))
+            return h * h * np.array(_lgf_octant(tuple(counts)))
         if nd == 2:
-            base = np.array(_lgf2_octant(tuple(counts)))
+            base = np.array(_lgf_octant(tuple(counts)))
             return h * h * (base + np.log(h) / (2 * np.pi))
         return h * h * np.arange(counts[0] + 1, dtype=np.float64) / 2
 
