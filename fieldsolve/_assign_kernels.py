@@ -170,11 +170,13 @@ def check_positions(pos, orig, ih, shape, per, P, ndim, allow_outside):
 
 
 @njit(parallel=True, **_JIT)
-def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, width, nslab):
+def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, width, nslab,
+              want_index):
     """Validate, then stably sort particles (and weights) into slabs along axis 0.
 
     Returns ``(nbad, pos_sorted, wts_sorted, starts, index)`` with ``pos_sorted[d] =
-    pos[index[d]]``; with ``nbad > 0`` nothing is sorted."""
+    pos[index[d]]`` (``index`` empty unless ``want_index``); with ``nbad > 0`` nothing is
+    sorted."""
     n = pos.shape[0]
     key = np.empty(n, np.int32)
     hist = np.zeros((NCHUNK, nslab), np.int64)
@@ -214,7 +216,7 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
     wts_s = np.empty((nw, wts.shape[1]), wts.dtype)
     if not wstep:
         wts_s[0] = wts[0]
-    index = np.empty(n, np.int64)
+    index = np.empty(n if want_index else 0, np.int64)
     for c in prange(NCHUNK):
         off = offset[c].copy()
         for q in range(c * chunk, min(n, (c + 1) * chunk)):
@@ -223,7 +225,8 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
             off[k] = d + 1
             for a in range(pos.shape[1]):
                 pos_s[d, a] = pos[q, a]
-            index[d] = q
+            if want_index:
+                index[d] = q
             if wstep:
                 for m in range(wts.shape[1]):
                     wts_s[d, m] = wts[q, m]

@@ -125,7 +125,7 @@ def _paint(grid, x, w, wstep, params, outside):
             _raise_bad_positions(grid, x, params, outside)
         K.paint_serial(grid3, x, w, wstep, *params, _fast(grid, w.shape[1]))
         return grid3
-    nbad, xs, ws, starts, _ = K.slab_sort(x, w, wstep, *params, allow, width, nslab)
+    nbad, xs, ws, starts, _ = K.slab_sort(x, w, wstep, *params, allow, width, nslab, False)
     if nbad:
         _raise_bad_positions(grid, x, params, outside)
     K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid, w.shape[1]))
@@ -222,7 +222,8 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise"):
     if x.shape[0] >= _SERIAL_BELOW and nslab > 1 and f3[0].nbytes > _READ_SORT_ABOVE:
         # Random-order gathers from a grid larger than the caches are latency bound; reading
         # slab by slab keeps each slab's few planes in cache. Results go back in input order.
-        nbad, xs, _, _, index = K.slab_sort(x, np.ones((1, 1)), 0, *params, allow, width, nslab)
+        nbad, xs, _, _, index = K.slab_sort(x, np.ones((1, 1)), 0, *params, allow, width, nslab,
+                                            True)
         if nbad:
             _raise_bad_positions(grid, x, params, outside)
         x = xs
