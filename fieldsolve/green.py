@@ -576,6 +576,18 @@ def _lgf_nodes():
     return _U
 
 
+def _bessel_table(m, d):
+    """Lags ``|m|`` (..., d) flattened, ``ive(n, 2t)`` for every lag value ``n`` at the
+    quadrature nodes, the nodes, and a chunk size that bounds the (chunk, nodes) products."""
+    m = np.abs(np.asarray(m, dtype=np.int64))
+    flat = m.reshape(-1, d)
+    nodes = _lgf_nodes()
+    t = nodes[0]
+    mmax = int(flat.max()) if flat.size else 0
+    table = sp.ive(np.arange(mmax + 1)[:, None], 2 * t[None, :])
+    return m, flat, table, nodes, max(1, 2_000_000 // t.size)
+
+
 def lgf3(m):
     """7-point lattice Green's function ``G_L(m) = -int_0^inf prod_a e^{-2t} I_{m_a}(2t) dt``.
 
@@ -584,13 +596,8 @@ def lgf3(m):
     trapezoid rule in ``ln t`` plus the large-t tail ``2 (4 pi)^{-3/2} T^{-1/2}`` (with its
     first correction) and an Euler-Maclaurin end correction.
     """
-    m = np.abs(np.asarray(m, dtype=np.int64))
-    flat = m.reshape(-1, 3)
-    t, w, T, du = _lgf_nodes()
-    mmax = int(flat.max()) if flat.size else 0
-    table = sp.ive(np.arange(mmax + 1)[:, None], 2 * t[None, :])
+    m, flat, table, (t, w, T, du), chunk = _bessel_table(m, 3)
     out = np.empty(flat.shape[0])
-    chunk = max(1, 2_000_000 // t.size)
     for s in range(0, flat.shape[0], chunk):
         mm = flat[s:s + chunk]
         prod = table[mm[:, 0]] * table[mm[:, 1]] * table[mm[:, 2]]
@@ -610,13 +617,8 @@ def lgf2(m, h=1.0):
     """5-point lattice Green's function ``G_L(m) = a(m) + (ln h - gamma - 1.5 ln 2)/(2 pi)``,
     ``a(m) = int_0^inf e^{-4t}[I_0(2t)^2 - I_{m1}(2t) I_{m2}(2t)] dt`` (so that
     ``G_L ~ ln(|m| h) / (2 pi)`` far away, as the continuous kernel)."""
-    m = np.abs(np.asarray(m, dtype=np.int64))
-    flat = m.reshape(-1, 2)
-    t, w, T, du = _lgf_nodes()
-    mmax = int(flat.max()) if flat.size else 0
-    table = sp.ive(np.arange(mmax + 1)[:, None], 2 * t[None, :])
+    m, flat, table, (t, w, T, du), chunk = _bessel_table(m, 2)
     out = np.empty(flat.shape[0])
-    chunk = max(1, 2_000_000 // t.size)
     for s in range(0, flat.shape[0], chunk):
         mm = flat[s:s + chunk]
         diff = table[0] ** 2 - table[mm[:, 0]] * table[mm[:, 1]]
