@@ -11,7 +11,6 @@ real input is promoted to float64.
 """
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -182,8 +181,3 @@ def ifftn(x, axes=None):
         return scipy.fft.ifftn(x, axes=axes, workers=get_num_threads())
     return _execute("c2c_b", x, x.shape, x.dtype, axes)
 
-
-def transform_size(shape, axes=None) -> int:
-    """Number of points transformed (the inverse normalisation)."""
-    axes = _axes(len(shape), axes)
-    return math.prod(shape[a] for a in axes)
