@@ -4,6 +4,15 @@ Backends: pyFFTW (default; planned once per shape/dtype/axes/thread count throug
 fresh cheap FFTW object per call so that no object is shared between threads or pins memory) and
 ``scipy.fft`` (fallback when pyFFTW is missing, or on request with ``set_backend("scipy")``).
 
+Planning (pyFFTW): the default effort ``"auto"`` plans transforms of fewer than 2**20 points
+with ``FFTW_ESTIMATE`` (instant, and as fast as measured plans there) and larger ones with
+``FFTW_MEASURE``, which makes a 256^3 round trip about 3x faster than an estimated plan but
+costs seconds of planning per shape. Measured plans are kept as FFTW wisdom in a file, so each
+shape is measured once per machine: ``$FIELDSOLVE_FFTW_WISDOM`` if set (``"off"`` disables the
+file), else ``fftw-wisdom`` in ``$XDG_CACHE_HOME/fieldsolve`` (default ``~/.cache/fieldsolve``).
+Measured plans may differ between machines, so FFT results agree across machines to rounding
+only (bitwise within one process).
+
 Normalisation is NumPy's ``"backward"`` convention: the forward transform is unnormalised,
 ``X_m = sum_j x_j exp(-2 pi i j m / n)``, and the inverse divides by the number of points, so
 ``irfftn(rfftn(x), x.shape) == x``. Float32 input gives complex64 spectra (and back); any other
@@ -11,7 +20,11 @@ real input is promoted to float64.
 """
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import threading
+import warnings
 
 import numpy as np
 
@@ -26,10 +39,14 @@ except ImportError:  # pragma: no cover
     _HAVE_PYFFTW = False
 
 __all__ = ["rfftn", "irfftn", "fftn", "ifftn", "set_backend", "get_backend",
-           "set_planner_effort", "available_backends"]
+           "set_planner_effort", "get_planner_effort", "wisdom_path", "available_backends",
+           "execute", "multiply_real"]
 
-_settings = {"backend": "pyfftw" if _HAVE_PYFFTW else "scipy", "effort": "FFTW_ESTIMATE"}
+_settings = {"backend": "pyfftw" if _HAVE_PYFFTW else "scipy", "effort": "auto"}
+_MEASURE_FROM = 1 << 20  # "auto": transforms of at least this many points get FFTW_MEASURE
+_EFFORTS = ("auto", "FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
 _measured: set = set()
+_wisdom = {"loaded": False}
 _DIRECTION = {"r2c": "FFTW_FORWARD", "c2c_f": "FFTW_FORWARD", "c2r": "FFTW_BACKWARD",
               "c2c_b": "FFTW_BACKWARD"}
 # c2r always destroys its input (we hand it a private copy); the others must preserve it
@@ -57,12 +74,62 @@ def get_backend() -> str:
 
 
 def set_planner_effort(effort: str) -> None:
-    """pyFFTW planner flag: ``FFTW_ESTIMATE`` (default, instant) or ``FFTW_MEASURE``
-    (faster transforms at >= 256^3 after a planning cost of seconds per shape)."""
-    allowed = ("FFTW_ESTIMATE", "FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE")
-    if effort not in allowed:
-        raise ValueError(f"planner effort {effort!r} unknown; allowed: {allowed}")
+    """pyFFTW planner effort: ``"auto"`` (default: ``FFTW_ESTIMATE`` below 2**20 points,
+    ``FFTW_MEASURE`` from there, measured plans remembered in the wisdom file), or one FFTW
+    flag for every size: ``FFTW_ESTIMATE`` (instant), ``FFTW_MEASURE``, ``FFTW_PATIENT``,
+    ``FFTW_EXHAUSTIVE`` (ever longer planning for ever faster transforms)."""
+    if effort not in _EFFORTS:
+        raise ValueError(f"planner effort {effort!r} unknown; allowed: {_EFFORTS}")
     _settings["effort"] = effort
+
+
+def get_planner_effort() -> str:
+    return _settings["effort"]
+
+
+def wisdom_path():
+    """The FFTW wisdom file used for measured plans, or ``None`` when disabled."""
+    env = os.environ.get("FIELDSOLVE_FFTW_WISDOM")
+    if env is not None:
+        return None if env.strip().lower() in ("", "off", "none", "0") else env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "fieldsolve", "fftw-wisdom")
+
+
+def _load_wisdom():
+    """Import the wisdom file once per process; an unreadable file is ignored (with a warning:
+    plans are then measured again, results are unaffected)."""
+    _wisdom["loaded"] = True
+    path = wisdom_path()
+    if path is None or not os.path.exists(path):
+        return
+    try:
+        with open(path, encoding="ascii") as fh:  # JSON, not pickle: a cache must not run code
+            pyfftw.import_wisdom(tuple(w.encode("ascii") for w in json.load(fh)))
+    except Exception as exc:  # noqa: BLE001 - a cache must never break a transform
+        warnings.warn(f"fieldsolve.fft: ignoring unreadable FFTW wisdom file {path!r} ({exc})",
+                      RuntimeWarning, stacklevel=4)
+
+
+def _save_wisdom():
+    """Write all wisdom atomically (temporary file + rename): a crash never leaves half a file."""
+    path = wisdom_path()
+    if path is None:
+        return
+    try:
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".fftw-wisdom-", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                json.dump([w.decode("ascii") for w in pyfftw.export_wisdom()], fh)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        warnings.warn(f"fieldsolve.fft: cannot write FFTW wisdom to {path!r} ({exc}); measured "
+                      "plans will be re-measured in the next process", RuntimeWarning, stacklevel=4)
 
 
 def _axes(ndim, axes):
@@ -90,16 +157,48 @@ def _complex_input(x):
     return x
 
 
+def _effort_for(npts):
+    """The planner flag for a transform touching ``npts`` points (the whole batch)."""
+    effort = _settings["effort"]
+    if effort == "auto":
+        return "FFTW_MEASURE" if npts >= _MEASURE_FROM else "FFTW_ESTIMATE"
+    return effort
+
+
+def _plan_on(scratch_in, scratch_out, kind, effort, args):
+    """Make sure FFTW has wisdom for this problem, measuring on the given scratch arrays
+    (measuring overwrites its arrays) only when neither this process nor the wisdom file
+    has it."""
+    try:
+        pyfftw.FFTW(scratch_in, scratch_out, flags=(effort, "FFTW_WISDOM_ONLY", *_FLAGS[kind]),
+                    **args)
+    except RuntimeError:  # no wisdom yet: measure, then remember it on disk
+        pyfftw.FFTW(scratch_in, scratch_out, flags=(effort, *_FLAGS[kind]), **args)
+        _save_wisdom()
+
+
+def _fftw_object(x, out, kind, effort, args):
+    """An FFTW object on the caller's arrays, planned from wisdom (never measured on them:
+    that would overwrite them); if the wisdom does not fit these arrays, an estimated plan."""
+    if effort == "FFTW_ESTIMATE":
+        return pyfftw.FFTW(x, out, flags=(effort, *_FLAGS[kind]), **args)
+    try:
+        return pyfftw.FFTW(x, out, flags=(effort, "FFTW_WISDOM_ONLY", *_FLAGS[kind]), **args)
+    except RuntimeError:
+        return pyfftw.FFTW(x, out, flags=("FFTW_ESTIMATE", *_FLAGS[kind]), **args)
+
+
 def _execute(kind, x, out_shape, out_dtype, axes):
     """Run one transform with a fresh FFTW object on the caller's arrays.
 
     FFTW objects are not cached: an object pins its input and output arrays (a cache of them
     held several padded arrays alive per shape), while re-creating one is cheap (~0.1 ms)
-    because FFTW's planner remembers what it planned (wisdom). With FFTW_MEASURE the first plan
-    of each problem is made on scratch arrays, since measuring overwrites its arrays. Objects
-    are per call, so threads never share one."""
+    because FFTW's planner remembers what it planned (wisdom). Measured plans are made on
+    scratch arrays first (:func:`_plan_on`), since measuring overwrites its arrays. Objects are
+    per call, so threads never share one."""
     threads = get_num_threads()
-    effort = _settings["effort"]
+    effort = _effort_for(max(x.size, int(np.prod(out_shape))))
+    args = dict(axes=axes, direction=_DIRECTION[kind], threads=threads)
     out = pyfftw.empty_aligned(out_shape, out_dtype)
     if effort != "FFTW_ESTIMATE":
         if not pyfftw.is_byte_aligned(x) or not x.flags.c_contiguous:
@@ -107,15 +206,89 @@ def _execute(kind, x, out_shape, out_dtype, axes):
         key = (kind, x.shape, x.dtype.str, axes, threads, effort)
         if key not in _measured:
             with _plan_lock:
-                scratch_in = pyfftw.empty_aligned(x.shape, x.dtype)
-                scratch_out = pyfftw.empty_aligned(out_shape, out_dtype)
-                pyfftw.FFTW(scratch_in, scratch_out, axes=axes, direction=_DIRECTION[kind],
-                            flags=(effort, *_FLAGS[kind]), threads=threads)
+                if not _wisdom["loaded"]:
+                    _load_wisdom()
+                _plan_on(pyfftw.empty_aligned(x.shape, x.dtype),
+                         pyfftw.empty_aligned(out_shape, out_dtype), kind, effort, args)
                 _measured.add(key)
-    obj = pyfftw.FFTW(x, out, axes=axes, direction=_DIRECTION[kind],
-                      flags=(effort, *_FLAGS[kind]), threads=threads)
+    obj = _fftw_object(x, out, kind, effort, args)
     obj(normalise_idft=True)
     return out
+
+
+def _byte_bounds(a):
+    """First and one-past-last byte address that the view ``a`` touches."""
+    lo = hi = a.ctypes.data
+    for n, st in zip(a.shape, a.strides):
+        lo += min(0, (n - 1) * st)
+        hi += max(0, (n - 1) * st)
+    return lo, hi + a.itemsize
+
+
+def execute(kind, x, out, axes):
+    """Unnormalised transform of the array view ``x`` into the view ``out`` along ``axes``.
+
+    ``kind`` is ``"r2c"``, ``"c2r"``, ``"c2c_f"`` (forward) or ``"c2c_b"`` (backward, not
+    divided by n). ``x`` and ``out`` may be strided views of one buffer, and may alias
+    (in-place: for r2c/c2r the real view of a complex buffer, FFTW's padded layout). This is
+    what the pruned free-space Poisson solver runs on its one padded buffer. ``c2r`` destroys
+    ``x``. Measured plans are made on a scratch buffer with the same strides, offsets and
+    alignment, since measuring overwrites its arrays."""
+    axes = _axes(x.ndim, axes)
+    if kind not in _DIRECTION:
+        raise ValueError(f"kind={kind!r}; choose one of {tuple(_DIRECTION)}")
+    if _settings["backend"] == "scipy":
+        import scipy.fft
+
+        w = get_num_threads()
+        if kind == "r2c":
+            out[...] = scipy.fft.rfftn(x, axes=axes, workers=w)
+        elif kind == "c2r":
+            s = [out.shape[a] for a in axes]
+            out[...] = scipy.fft.irfftn(x, s=s, axes=axes, workers=w, norm="forward")
+        else:
+            fn = scipy.fft.fftn if kind == "c2c_f" else scipy.fft.ifftn
+            out[...] = fn(x, axes=axes, workers=w, norm="backward" if kind == "c2c_f" else "forward")
+        return out
+    threads = get_num_threads()
+    effort = _effort_for(max(x.size, out.size))
+    args = dict(axes=axes, direction=_DIRECTION[kind], threads=threads)
+    if effort == "FFTW_ESTIMATE":
+        pyfftw.FFTW(x, out, flags=(effort, *_FLAGS[kind]), **args).execute()
+        return out
+    (xlo, xhi), (olo, ohi) = _byte_bounds(x), _byte_bounds(out)
+    lo, hi = min(xlo, olo), max(xhi, ohi)
+    xoff, ooff = xlo - lo, olo - lo
+    align = pyfftw.simd_alignment
+    key = (kind, x.shape, x.strides, x.dtype.str, out.shape, out.strides, ooff - xoff,
+           lo % align, axes, threads, effort)
+    if key not in _measured:
+        with _plan_lock:
+            if not _wisdom["loaded"]:
+                _load_wisdom()
+            raw = pyfftw.empty_aligned(hi - lo + align, np.uint8)
+            base = raw[lo % align:]
+            sx = np.ndarray(x.shape, x.dtype, buffer=base, offset=xoff, strides=x.strides)
+            so = np.ndarray(out.shape, out.dtype, buffer=base, offset=ooff, strides=out.strides)
+            _plan_on(sx, so, kind, effort, args)
+            del raw, base, sx, so
+            _measured.add(key)
+    _fftw_object(x, out, kind, effort, args).execute()
+    return out
+
+
+def multiply_real(X, r):
+    """``X *= r`` in place for a complex spectrum ``X`` and a real symbol ``r`` of the same
+    shape (Green's functions, filters, window transfers), threaded and without the complex
+    temporary NumPy makes of ``r``. Returns ``X``."""
+    if (X.shape == r.shape and X.flags.c_contiguous and r.flags.c_contiguous
+            and _REAL.get(r.dtype) == X.dtype):
+        from ._spectral_kernels import mul_real
+
+        mul_real(X.view(r.dtype).reshape(-1, 2), r.reshape(-1))
+    else:
+        X *= r
+    return X
 
 
 def rfftn(x, axes=None):

@@ -86,6 +86,7 @@ def test_inputs_preserved_and_not_pinned(backend, rng):
 @pytest.mark.skipif("pyfftw" not in fft.available_backends(), reason="pyFFTW backend not installed")
 def test_measure_effort_keeps_data(rng):
     fft.set_backend("pyfftw")
+    old = fft.get_planner_effort()
     try:
         fft.set_planner_effort("FFTW_MEASURE")
         x = rng.standard_normal((12, 10, 8))
@@ -99,4 +100,75 @@ def test_measure_effort_keeps_data(rng):
         with pytest.raises(ValueError, match="planner effort"):
             fft.set_planner_effort("FAST")
     finally:
-        fft.set_planner_effort("FFTW_ESTIMATE")
+        fft.set_planner_effort(old)
+
+
+@pytest.mark.skipif("pyfftw" not in fft.available_backends(), reason="pyFFTW backend not installed")
+def test_auto_effort_measures_large_problems_once_and_persists_wisdom(rng, tmp_path, monkeypatch):
+    """"auto" measures from _MEASURE_FROM points on; the wisdom file is written atomically,
+    re-read by a fresh process (which then plans from it), and a corrupt file only warns."""
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "wisdom"
+    monkeypatch.setenv("FIELDSOLVE_FFTW_WISDOM", str(path))
+    monkeypatch.setattr(fft, "_MEASURE_FROM", 500)
+    monkeypatch.setattr(fft, "_measured", set())
+    fft.set_backend("pyfftw")
+    assert fft.get_planner_effort() == "auto" and fft.wisdom_path() == str(path)
+    x = rng.standard_normal((10, 9, 8))  # 720 points: measured
+    x0 = x.copy()
+    np.testing.assert_allclose(fft.rfftn(x), np.fft.rfftn(x0), atol=1e-12)
+    np.testing.assert_array_equal(x, x0)  # measuring ran on scratch arrays
+    wisdom = json.loads(path.read_text())
+    assert len(wisdom) == 3 and "fftw" in wisdom[0]
+    assert [p.name for p in tmp_path.iterdir()] == ["wisdom"]  # no temporary left behind
+    small = rng.standard_normal((7, 6))  # 42 points: estimated, no new wisdom written
+    stamp = path.stat().st_mtime_ns
+    np.testing.assert_allclose(fft.rfftn(small), np.fft.rfftn(small), atol=1e-12)
+    assert path.stat().st_mtime_ns == stamp
+    # a fresh process finds the plan in the file: FFTW_WISDOM_ONLY planning succeeds at once
+    code = ("import numpy as np, pyfftw; from fieldsolve import fft; fft._load_wisdom();"
+            "a = pyfftw.empty_aligned((10, 9, 8), 'f8'); b = pyfftw.empty_aligned((10, 9, 5), 'c16');"
+            "from fieldsolve._threads import get_num_threads as g;"
+            "pyfftw.FFTW(a, b, axes=(0, 1, 2), threads=g(), flags=('FFTW_MEASURE', 'FFTW_WISDOM_ONLY'));"
+            "print('planned-from-file')")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__("os").environ, "FIELDSOLVE_FFTW_WISDOM": str(path)})
+    assert "planned-from-file" in res.stdout, res.stderr
+    # corrupt file: a warning, and transforms stay correct
+    path.write_text("not json")
+    monkeypatch.setattr(fft, "_wisdom", {"loaded": False})
+    monkeypatch.setattr(fft, "_measured", set())
+    import pyfftw
+
+    pyfftw.forget_wisdom()  # as in a fresh process: the plan must be measured again
+    with pytest.warns(RuntimeWarning, match="unreadable FFTW wisdom"):
+        X = fft.rfftn(x)
+    np.testing.assert_allclose(X, np.fft.rfftn(x0), atol=1e-12)
+    json.loads(path.read_text())  # rewritten whole after the new measurement
+
+
+def test_wisdom_file_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("FIELDSOLVE_FFTW_WISDOM", "off")
+    assert fft.wisdom_path() is None
+    monkeypatch.delenv("FIELDSOLVE_FFTW_WISDOM")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/some/cache")
+    assert fft.wisdom_path() == "/some/cache/fieldsolve/fftw-wisdom"
+
+
+def test_openmp_spin_is_short_unless_user_set_it():
+    """numba and pyFFTW each run a libgomp; long spin-waits of one starve the other on few
+    cores, so fieldsolve shortens the spin at import -- but never overrides the user."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, fieldsolve; print(os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.split()[-1] == "3000", out.stderr
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "active"},
+                         capture_output=True, text=True)
+    assert out.stdout.split()[-1] == "None", out.stderr
