@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fieldsolve as fs
+from fieldsolve import fft
 from fieldsolve import analytic as an
 from fieldsolve.poisson import PoissonSolver
 
@@ -421,13 +422,37 @@ def test_kernel_spectrum_shared_between_solvers():
 @pytest.mark.parametrize("shape, periodic", [
     ((20, 24, 18), False), ((16, 12), False), ((40,), False), ((12, 10, 16), (True, True, False)),
     ((10, 16, 12), (False, True, True)), ((12, 14, 10), (True, False, False)),
-    ((16, 12), (False, True))])
-def test_pruned_matches_unpruned(shape, periodic):
+    ((16, 12), (False, True)), ((9, 11, 7), False)])
+@pytest.mark.parametrize("padding", ["2n", "2n-1"])
+def test_pruned_matches_unpruned(shape, periodic, padding):
+    """The in-place pruned pipeline (one padded buffer, kept between solves) against the plain
+    padded convolution: equal to rounding, for repeated solves and both dtypes."""
     rng = np.random.default_rng(0)
     g = fs.Grid(shape, tuple(0.1 * n for n in shape), periodic=periodic)
-    f = rng.standard_normal(shape)
-    a = PoissonSolver(g, pruned=True).solve(f)
-    b = PoissonSolver(g, pruned=False).solve(f)
+    a = PoissonSolver(g, pruned=True, padding=padding)
+    b = PoissonSolver(g, pruned=False, padding=padding)
+    for dtype, rtol in ((np.float64, 1e-12), (np.float32, 2e-5), (np.float64, 1e-12)):
+        f = rng.standard_normal(shape).astype(dtype)
+        pa, pb = a.solve(f), b.solve(f)
+        assert pa.dtype == dtype and pa.shape == shape and pa.flags.c_contiguous
+        np.testing.assert_allclose(pa, pb, atol=rtol * np.abs(pb).max())
+    assert len(a._buffers) == 1  # the work buffer is kept for the next solve ...
+    c = PoissonSolver(g, pruned=True, padding=padding, keep_buffer=False)
+    np.testing.assert_allclose(c.solve(f), pb, atol=1e-12 * np.abs(pb).max())
+    assert c._buffers == []  # ... unless asked not to
+
+
+@pytest.mark.parametrize("backend", fft.available_backends())
+def test_pruned_solve_on_each_fft_backend(backend):
+    old = fft.get_backend()
+    fft.set_backend(backend)
+    try:
+        g = fs.Grid((12, 10, 14), (1.2, 1.0, 1.4), periodic=(False, True, False))
+        f = np.random.default_rng(1).standard_normal(g.shape)
+        a = PoissonSolver(g).solve(f)
+        b = PoissonSolver(g, pruned=False).solve(f)
+    finally:
+        fft.set_backend(old)
     np.testing.assert_allclose(a, b, atol=1e-12 * np.abs(b).max())
 
 
