@@ -19,7 +19,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _JIT = dict(cache=True, nogil=True)
 _INLINE = dict(cache=True, nogil=True)  # small helpers: LLVM inlines them
@@ -47,6 +50,19 @@ def _weights(u, P):
 
 
 @njit(**_INLINE)
+def _mod(i, n):
+    """``i mod n`` in ``[0, n)`` without an integer division (tens of cycles) in the common
+    case of a particle at most one period outside the box."""
+    if i < 0:
+        i += n
+    elif i >= n:
+        i -= n
+    if i < 0 or i >= n:
+        i %= n
+    return i
+
+
+@njit(**_INLINE)
 def _wrap(i, n):
     if i >= n:
         i -= n
@@ -59,7 +75,7 @@ def _wrap(i, n):
 def _indices(s, n, per):
     """Cell indices of the 4 stencil slots: wrapped on a periodic axis, -1 off a bounded one."""
     if per:
-        s = s % n
+        s = _mod(s, n)
         return s, _wrap(s + 1, n), _wrap(s + 2, n), _wrap(s + 3, n)
     i0 = s if 0 <= s < n else -1
     i1 = s + 1 if 0 <= s + 1 < n else -1
@@ -171,17 +187,19 @@ def check_positions(pos, orig, ih, shape, per, P, ndim, allow_outside):
 
 @njit(parallel=True, **_JIT)
 def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, width, nslab,
-              want_index):
+              key, pos_s, wts_s, index):
     """Validate, then stably sort particles (and weights) into slabs along axis 0.
 
-    Returns ``(nbad, pos_sorted, wts_sorted, starts, index)`` with ``pos_sorted[d] =
-    pos[index[d]]`` (``index`` empty unless ``want_index``); with ``nbad > 0`` nothing is
-    sorted."""
+    Fills the caller's ``key`` (N,) int32 scratch, ``pos_s`` (like ``pos``), ``wts_s``
+    ((N, C), or (1, C) when ``wstep`` is 0) and ``index`` ((N,) with ``pos_s[d] =
+    pos[index[d]]``, or empty when not wanted). Outputs come from NumPy (huge pages), not
+    from here: first-touch page faults on a fresh 4 KiB-page array were half the sort time.
+    Returns ``(nbad, starts)``; with ``nbad > 0`` nothing is sorted."""
     n = pos.shape[0]
-    key = np.empty(n, np.int32)
     hist = np.zeros((NCHUNK, nslab), np.int64)
     bad = np.zeros(NCHUNK, np.int64)
     chunk = (n + NCHUNK - 1) // NCHUNK
+    inv_width = 1.0 / width
     for c in prange(NCHUNK):
         for q in range(c * chunk, min(n, (c + 1) * chunk)):
             v = _valid(pos, q, orig, ih, shape, per, P, ndim)
@@ -191,8 +209,8 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
                 continue
             s = _weights((pos[q, 0] - orig[0]) * ih[0] - 0.5, P)[0]
             if per[0]:
-                s = s % shape[0]
-            k = s // width
+                s = _mod(s, shape[0])
+            k = int((s + 0.5) * inv_width)  # s // width without a division: exact
             if k < 0:
                 k = 0
             if k >= nslab:
@@ -202,7 +220,7 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
     nbad = bad.sum()
     starts = np.zeros(nslab + 1, np.int64)
     if nbad > 0:
-        return nbad, pos[:0].copy(), wts[:0].copy(), starts, key[:0].astype(np.int64)
+        return nbad, starts
     for k in range(nslab):
         starts[k + 1] = starts[k] + hist[:, k].sum()
     offset = np.empty((NCHUNK, nslab), np.int64)
@@ -211,12 +229,9 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
         for c in range(NCHUNK):
             offset[c, k] = o
             o += hist[c, k]
-    pos_s = np.empty_like(pos)
-    nw = n if wstep else 1
-    wts_s = np.empty((nw, wts.shape[1]), wts.dtype)
     if not wstep:
         wts_s[0] = wts[0]
-    index = np.empty(n if want_index else 0, np.int64)
+    want_index = index.shape[0] > 0
     for c in prange(NCHUNK):
         off = offset[c].copy()
         for q in range(c * chunk, min(n, (c + 1) * chunk)):
@@ -230,13 +245,12 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
             if wstep:
                 for m in range(wts.shape[1]):
                     wts_s[d, m] = wts[q, m]
-    return 0, pos_s, wts_s, starts, index
+    return 0, starts
 
 
 @njit(parallel=True, **_JIT)
-def unsort_rows(a, index):
+def unsort_rows(a, index, out):
     """``out[index[d]] = a[d]``: undo the slab sort on per-particle results."""
-    out = np.empty_like(a)
     for d in prange(a.shape[0]):
         for m in range(a.shape[1]):
             out[index[d], m] = a[d, m]
@@ -270,10 +284,10 @@ def _read_particles(field, pos, out, lo, hi, orig, ih, shape, per, P, NDIM):
 
 
 @njit(parallel=True, **_JIT)
-def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fast):
-    """Gather the field at every particle; returns ``(nbad, out)`` (``out`` unusable if nbad)."""
+def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fast, out):
+    """Gather the field at every particle into ``out`` (N, C); returns ``nbad`` (``out`` is
+    unusable if it is not 0)."""
     n = pos.shape[0]
-    out = np.zeros((n, field.shape[0]))
     nchunk = (n + chunk - 1) // chunk
     bad = np.zeros(nchunk, np.int64)
     for j in prange(nchunk):
@@ -290,7 +304,7 @@ def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fas
                 read3_tsc(field, pos, out, lo, hi, orig, ih, shape)
             else:
                 _read_particles(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim)
-    return bad.sum(), out
+    return bad.sum()
 
 
 @njit(**_JIT)
@@ -301,7 +315,7 @@ def cell_keys(pos, orig, ih, shape, ndim):
     for q in range(n):
         flat = 0
         for a in range(ndim):
-            i = math.floor((pos[q, a] - orig[a]) * ih[a]) % shape[a]
+            i = _mod(math.floor((pos[q, a] - orig[a]) * ih[a]), shape[a])
             flat = flat * shape[a] + i
         key[q] = flat
     return key
@@ -323,15 +337,36 @@ def counting_sort(key, nbins):
     return order
 
 
-# -- hand-unrolled fast paths: 3-D, periodic on every axis, one component, CIC and TSC ----------
-# (the common PM case; about 2x the throughput of the generic loops above)
+# -- hand-unrolled fast paths: 3-D, periodic on every axis, CIC and TSC, C components --------
+# (the common PM case; about 2x the throughput of the generic loops above). Readout gathers
+# from anywhere in the grid; once the grid outgrows the caches every particle waits for
+# memory, so the kernels prefetch the lines of the particle PREFETCH places ahead (measured:
+# random-order CIC readout at 256^3 went from 29 to 60 Mpart/s, 128^3 gained 30%).
+
+PREFETCH = 16
+
+
+@intrinsic
+def _prefetch(typingctx, addr):
+    """LLVM ``prefetch`` (read, high locality) of the byte address ``addr``: a hint that never
+    faults and does not change any result."""
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [builder.inttoptr(args[0], i8p), ir.Constant(i32, 0),
+                          ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(types.uintp), codegen
+
 
 @njit(**_INLINE)
 def _cic1(x, o, ih, n):
     u = (x - o) * ih - 0.5
     s = math.floor(u)
     d = u - s
-    i = s % n
+    i = _mod(s, n)
     j = i + 1
     if j == n:
         j = 0
@@ -343,7 +378,7 @@ def _tsc1(x, o, ih, n):
     u = (x - o) * ih - 0.5
     c = math.floor(u + 0.5)
     d = u - c
-    j = c % n
+    j = _mod(c, n)
     i = j - 1
     if i < 0:
         i = n - 1
@@ -359,17 +394,18 @@ def paint3_cic(g, pos, wts, wstep, lo, hi, orig, ih, shape):
         x0, x1, wx0, wx1 = _cic1(pos[q, 0], orig[0], ih[0], shape[0])
         y0, y1, wy0, wy1 = _cic1(pos[q, 1], orig[1], ih[1], shape[1])
         z0, z1, wz0, wz1 = _cic1(pos[q, 2], orig[2], ih[2], shape[2])
-        m = wts[q * wstep, 0]
-        a = wx0 * m
-        b = wx1 * m
-        g[0, x0, y0, z0] += a * wy0 * wz0
-        g[0, x0, y0, z1] += a * wy0 * wz1
-        g[0, x0, y1, z0] += a * wy1 * wz0
-        g[0, x0, y1, z1] += a * wy1 * wz1
-        g[0, x1, y0, z0] += b * wy0 * wz0
-        g[0, x1, y0, z1] += b * wy0 * wz1
-        g[0, x1, y1, z0] += b * wy1 * wz0
-        g[0, x1, y1, z1] += b * wy1 * wz1
+        for m in range(g.shape[0]):
+            w = wts[q * wstep, m]
+            a = wx0 * w
+            b = wx1 * w
+            g[m, x0, y0, z0] += a * wy0 * wz0
+            g[m, x0, y0, z1] += a * wy0 * wz1
+            g[m, x0, y1, z0] += a * wy1 * wz0
+            g[m, x0, y1, z1] += a * wy1 * wz1
+            g[m, x1, y0, z0] += b * wy0 * wz0
+            g[m, x1, y0, z1] += b * wy0 * wz1
+            g[m, x1, y1, z0] += b * wy1 * wz0
+            g[m, x1, y1, z1] += b * wy1 * wz1
 
 
 @njit(**_JIT)
@@ -378,41 +414,72 @@ def paint3_tsc(g, pos, wts, wstep, lo, hi, orig, ih, shape):
         xi, xw = _tsc1(pos[q, 0], orig[0], ih[0], shape[0])
         yi, yw = _tsc1(pos[q, 1], orig[1], ih[1], shape[1])
         zi, zw = _tsc1(pos[q, 2], orig[2], ih[2], shape[2])
-        m = wts[q * wstep, 0]
-        for a in range(3):
-            ia = xi[a]
-            wa = xw[a] * m
-            for b in range(3):
-                ib = yi[b]
-                wab = wa * yw[b]
-                g[0, ia, ib, zi[0]] += wab * zw[0]
-                g[0, ia, ib, zi[1]] += wab * zw[1]
-                g[0, ia, ib, zi[2]] += wab * zw[2]
+        for m in range(g.shape[0]):
+            w = wts[q * wstep, m]
+            for a in range(3):
+                ia = xi[a]
+                wa = xw[a] * w
+                for b in range(3):
+                    ib = yi[b]
+                    wab = wa * yw[b]
+                    g[m, ia, ib, zi[0]] += wab * zw[0]
+                    g[m, ia, ib, zi[1]] += wab * zw[1]
+                    g[m, ia, ib, zi[2]] += wab * zw[2]
 
 
 @njit(**_JIT)
 def read3_cic(f, pos, out, lo, hi, orig, ih, shape):
+    base = f.ctypes.data
+    sm, s0, s1, s2 = f.strides
     for q in range(lo, hi):
+        p = q + PREFETCH
+        if p < hi:  # the 4 (x, y) rows particle p will read (z neighbours share the line)
+            a0, a1, _, _ = _cic1(pos[p, 0], orig[0], ih[0], shape[0])
+            b0, b1, _, _ = _cic1(pos[p, 1], orig[1], ih[1], shape[1])
+            c0 = _cic1(pos[p, 2], orig[2], ih[2], shape[2])[0]
+            for m in range(f.shape[0]):
+                r = base + m * sm + c0 * s2
+                _prefetch(r + a0 * s0 + b0 * s1)
+                _prefetch(r + a0 * s0 + b1 * s1)
+                _prefetch(r + a1 * s0 + b0 * s1)
+                _prefetch(r + a1 * s0 + b1 * s1)
         x0, x1, wx0, wx1 = _cic1(pos[q, 0], orig[0], ih[0], shape[0])
         y0, y1, wy0, wy1 = _cic1(pos[q, 1], orig[1], ih[1], shape[1])
         z0, z1, wz0, wz1 = _cic1(pos[q, 2], orig[2], ih[2], shape[2])
-        out[q, 0] = (wx0 * (wy0 * (wz0 * f[0, x0, y0, z0] + wz1 * f[0, x0, y0, z1])
-                            + wy1 * (wz0 * f[0, x0, y1, z0] + wz1 * f[0, x0, y1, z1]))
-                     + wx1 * (wy0 * (wz0 * f[0, x1, y0, z0] + wz1 * f[0, x1, y0, z1])
-                              + wy1 * (wz0 * f[0, x1, y1, z0] + wz1 * f[0, x1, y1, z1])))
+        for m in range(f.shape[0]):
+            out[q, m] = (wx0 * (wy0 * (wz0 * f[m, x0, y0, z0] + wz1 * f[m, x0, y0, z1])
+                                + wy1 * (wz0 * f[m, x0, y1, z0] + wz1 * f[m, x0, y1, z1]))
+                         + wx1 * (wy0 * (wz0 * f[m, x1, y0, z0] + wz1 * f[m, x1, y0, z1])
+                                  + wy1 * (wz0 * f[m, x1, y1, z0] + wz1 * f[m, x1, y1, z1])))
 
 
 @njit(**_JIT)
 def read3_tsc(f, pos, out, lo, hi, orig, ih, shape):
+    base = f.ctypes.data
+    sm, s0, s1, s2 = f.strides
     for q in range(lo, hi):
+        p = q + PREFETCH
+        if p < hi:  # the 9 (x, y) rows particle p will read
+            pa = _tsc1(pos[p, 0], orig[0], ih[0], shape[0])[0]
+            pb = _tsc1(pos[p, 1], orig[1], ih[1], shape[1])[0]
+            pc = _tsc1(pos[p, 2], orig[2], ih[2], shape[2])[0][0]
+            for m in range(f.shape[0]):
+                r = base + m * sm + pc * s2
+                for a in range(3):
+                    ra = r + pa[a] * s0
+                    _prefetch(ra + pb[0] * s1)
+                    _prefetch(ra + pb[1] * s1)
+                    _prefetch(ra + pb[2] * s1)
         xi, xw = _tsc1(pos[q, 0], orig[0], ih[0], shape[0])
         yi, yw = _tsc1(pos[q, 1], orig[1], ih[1], shape[1])
         zi, zw = _tsc1(pos[q, 2], orig[2], ih[2], shape[2])
-        acc = 0.0
-        for a in range(3):
-            ia = xi[a]
-            for b in range(3):
-                ib = yi[b]
-                acc += xw[a] * yw[b] * (zw[0] * f[0, ia, ib, zi[0]] + zw[1] * f[0, ia, ib, zi[1]]
-                                       + zw[2] * f[0, ia, ib, zi[2]])
-        out[q, 0] = acc
+        for m in range(f.shape[0]):
+            acc = 0.0
+            for a in range(3):
+                ia = xi[a]
+                for b in range(3):
+                    ib = yi[b]
+                    acc += xw[a] * yw[b] * (zw[0] * f[m, ia, ib, zi[0]]
+                                           + zw[1] * f[m, ia, ib, zi[1]]
+                                           + zw[2] * f[m, ia, ib, zi[2]])
+            out[q, m] = acc

@@ -22,8 +22,8 @@ from .windows import get_window
 
 __all__ = ["deposit", "interpolate", "sort_particles"]
 
-_SERIAL_BELOW = 20_000
-_READ_SORT_ABOVE = 32 << 20  # bytes per field component beyond which readout sorts by slab  # below this many particles the slab sort costs more than it saves
+_SERIAL_BELOW = 20_000  # below this many particles the slab sort costs more than it saves
+_READ_SORT_ABOVE = 32 << 20  # bytes per field component beyond which readout sorts by slab
 _OUTSIDE = ("raise", "drop")
 
 
@@ -101,9 +101,9 @@ def _weights(weights, n, dtype=np.float64):
     return np.ascontiguousarray(w), int(w.shape[0] > 1 or n == 1)
 
 
-def _fast(grid, ncomp):
-    """The hand-unrolled kernels cover 3-D, fully periodic, single-component CIC/TSC."""
-    return grid.ndim == 3 and grid.all_periodic and ncomp == 1
+def _fast(grid):
+    """The hand-unrolled kernels cover 3-D, fully periodic CIC/TSC (any number of components)."""
+    return grid.ndim == 3 and grid.all_periodic
 
 
 def _slab_layout(n0, order):
@@ -123,12 +123,14 @@ def _paint(grid, x, w, wstep, params, outside):
     if x.shape[0] < _SERIAL_BELOW or nslab == 1:
         if K.check_positions(x, *params, allow).any():
             _raise_bad_positions(grid, x, params, outside)
-        K.paint_serial(grid3, x, w, wstep, *params, _fast(grid, w.shape[1]))
+        K.paint_serial(grid3, x, w, wstep, *params, _fast(grid))
         return grid3
-    nbad, xs, ws, starts, _ = K.slab_sort(x, w, wstep, *params, allow, width, nslab, False)
+    xs, ws = np.empty_like(x), np.empty_like(w)
+    nbad, starts = K.slab_sort(x, w, wstep, *params, allow, width, nslab,
+                               np.empty(x.shape[0], np.int32), xs, ws, np.empty(0, np.int64))
     if nbad:
         _raise_bad_positions(grid, x, params, outside)
-    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid, w.shape[1]))
+    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid))
     return grid3
 
 
@@ -219,19 +221,29 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise"):
     allow = outside == "drop"
     nslab, width = _slab_layout(grid.shape[0], window.order)
     index = None
-    if x.shape[0] >= _SERIAL_BELOW and nslab > 1 and f3[0].nbytes > _READ_SORT_ABOVE:
+    fast = _fast(grid) and window.order in (2, 3)
+    prefetched_cic = fast and window.order == 2
+    if (not prefetched_cic and x.shape[0] >= _SERIAL_BELOW and nslab > 1
+            and f3[0].nbytes > _READ_SORT_ABOVE):
         # Random-order gathers from a grid larger than the caches are latency bound; reading
         # slab by slab keeps each slab's few planes in cache. Results go back in input order.
-        nbad, xs, _, _, index = K.slab_sort(x, np.ones((1, 1)), 0, *params, allow, width, nslab,
-                                            True)
+        # The fast CIC kernel prefetches instead, which matched or beat sorting at 256^3
+        # (TSC's 9 rows per particle did not gain from prefetching there: 21 vs 36 Mpart/s).
+        xs, index = np.empty_like(x), np.empty(x.shape[0], np.int64)
+        ones = np.ones((1, 1))
+        nbad, _ = K.slab_sort(x, ones, 0, *params, allow, width, nslab,
+                              np.empty(x.shape[0], np.int32), xs, ones.copy(), index)
         if nbad:
             _raise_bad_positions(grid, x, params, outside)
         x = xs
-    nbad, out = K.readout(f3, x, *params, allow, 4096, _fast(grid, f.shape[0]))
+    # outputs allocated here, not in the kernels: NumPy's large arrays get huge pages, which
+    # saves most of the first-touch page-fault cost
+    out = np.empty((x.shape[0], f.shape[0]))
+    nbad = K.readout(f3, x, *params, allow, 4096, fast, out)
     if nbad:
         _raise_bad_positions(grid, x, params, outside)
     if index is not None:
-        out = K.unsort_rows(out, index)
+        out = K.unsort_rows(out, index, np.empty_like(out))
     return out if vector else out[:, 0]
 
 
