@@ -165,10 +165,22 @@ def _effort_for(npts):
     return effort
 
 
+def _ensure_plan(key, scratch, kind, effort, args):
+    """Make sure FFTW has wisdom for the problem ``key`` (once per process): from the wisdom
+    file, or measured on the arrays ``scratch()`` returns (measuring overwrites its arrays, so
+    never on the caller's)."""
+    if key in _measured:
+        return
+    with _plan_lock:
+        if not _wisdom["loaded"]:
+            _load_wisdom()
+        if key not in _measured:
+            _plan_on(*scratch(), kind, effort, args)
+            _measured.add(key)
+
+
 def _plan_on(scratch_in, scratch_out, kind, effort, args):
-    """Make sure FFTW has wisdom for this problem, measuring on the given scratch arrays
-    (measuring overwrites its arrays) only when neither this process nor the wisdom file
-    has it."""
+    """Plan from wisdom if FFTW has it; otherwise measure and save the new wisdom to disk."""
     try:
         pyfftw.FFTW(scratch_in, scratch_out, flags=(effort, "FFTW_WISDOM_ONLY", *_FLAGS[kind]),
                     **args)
@@ -194,7 +206,7 @@ def _execute(kind, x, out_shape, out_dtype, axes):
     FFTW objects are not cached: an object pins its input and output arrays (a cache of them
     held several padded arrays alive per shape), while re-creating one is cheap (~0.1 ms)
     because FFTW's planner remembers what it planned (wisdom). Measured plans are made on
-    scratch arrays first (:func:`_plan_on`), since measuring overwrites its arrays. Objects are
+    scratch arrays first (:func:`_ensure_plan`), since measuring overwrites its arrays. Objects are
     per call, so threads never share one."""
     threads = get_num_threads()
     effort = _effort_for(max(x.size, int(np.prod(out_shape))))
@@ -204,13 +216,9 @@ def _execute(kind, x, out_shape, out_dtype, axes):
         if not pyfftw.is_byte_aligned(x) or not x.flags.c_contiguous:
             x = pyfftw.byte_align(np.ascontiguousarray(x))
         key = (kind, x.shape, x.dtype.str, axes, threads, effort)
-        if key not in _measured:
-            with _plan_lock:
-                if not _wisdom["loaded"]:
-                    _load_wisdom()
-                _plan_on(pyfftw.empty_aligned(x.shape, x.dtype),
-                         pyfftw.empty_aligned(out_shape, out_dtype), kind, effort, args)
-                _measured.add(key)
+        _ensure_plan(key, lambda: (pyfftw.empty_aligned(x.shape, x.dtype),
+                                   pyfftw.empty_aligned(out_shape, out_dtype)),
+                     kind, effort, args)
     obj = _fftw_object(x, out, kind, effort, args)
     obj(normalise_idft=True)
     return out
@@ -253,26 +261,20 @@ def execute(kind, x, out, axes):
     threads = get_num_threads()
     effort = _effort_for(max(x.size, out.size))
     args = dict(axes=axes, direction=_DIRECTION[kind], threads=threads)
-    if effort == "FFTW_ESTIMATE":
-        pyfftw.FFTW(x, out, flags=(effort, *_FLAGS[kind]), **args).execute()
-        return out
-    (xlo, xhi), (olo, ohi) = _byte_bounds(x), _byte_bounds(out)
-    lo, hi = min(xlo, olo), max(xhi, ohi)
-    xoff, ooff = xlo - lo, olo - lo
-    align = pyfftw.simd_alignment
-    key = (kind, x.shape, x.strides, x.dtype.str, out.shape, out.strides, ooff - xoff,
-           lo % align, axes, threads, effort)
-    if key not in _measured:
-        with _plan_lock:
-            if not _wisdom["loaded"]:
-                _load_wisdom()
-            raw = pyfftw.empty_aligned(hi - lo + align, np.uint8)
-            base = raw[lo % align:]
-            sx = np.ndarray(x.shape, x.dtype, buffer=base, offset=xoff, strides=x.strides)
-            so = np.ndarray(out.shape, out.dtype, buffer=base, offset=ooff, strides=out.strides)
-            _plan_on(sx, so, kind, effort, args)
-            del raw, base, sx, so
-            _measured.add(key)
+    if effort != "FFTW_ESTIMATE":
+        (xlo, xhi), (olo, ohi) = _byte_bounds(x), _byte_bounds(out)
+        lo, hi = min(xlo, olo), max(xhi, ohi)
+        xoff, ooff, align = xlo - lo, olo - lo, pyfftw.simd_alignment
+        key = (kind, x.shape, x.strides, x.dtype.str, out.shape, out.strides, ooff - xoff,
+               lo % align, axes, threads, effort)
+
+        def scratch():  # same strides, relative offset and alignment as (x, out)
+            base = pyfftw.empty_aligned(hi - lo + align, np.uint8)[lo % align:]
+            return (np.ndarray(x.shape, x.dtype, buffer=base, offset=xoff, strides=x.strides),
+                    np.ndarray(out.shape, out.dtype, buffer=base, offset=ooff,
+                               strides=out.strides))
+
+        _ensure_plan(key, scratch, kind, effort, args)
     _fftw_object(x, out, kind, effort, args).execute()
     return out
 
