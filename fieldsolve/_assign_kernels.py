@@ -62,20 +62,11 @@ def _mod(i, n):
 
 
 @njit(**_INLINE)
-def _wrap(i, n):
-    if i >= n:
-        i -= n
-        if i >= n:
-            i %= n
-    return i
-
-
-@njit(**_INLINE)
 def _indices(s, n, per):
     """Cell indices of the 4 stencil slots: wrapped on a periodic axis, -1 off a bounded one."""
     if per:
         s = _mod(s, n)
-        return s, _wrap(s + 1, n), _wrap(s + 2, n), _wrap(s + 3, n)
+        return s, _mod(s + 1, n), _mod(s + 2, n), _mod(s + 3, n)
     i0 = s if 0 <= s < n else -1
     i1 = s + 1 if 0 <= s + 1 < n else -1
     i2 = s + 2 if 0 <= s + 2 < n else -1

@@ -44,10 +44,6 @@ _SPECTRUM_CACHE_SIZE = 6
 _SPECTRUM_CACHE_BYTES = 1 << 30
 
 
-_COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64),
-               np.dtype(np.float64): np.dtype(np.complex128)}
-
-
 def _empty_aligned(shape, dtype):
     if fft.get_backend() == "pyfftw":
         import pyfftw
@@ -305,10 +301,11 @@ class PoissonSolver:
         keeps only the ``N`` output lines of each axis. Memory: one padded complex array plus
         the real kernel spectrum; no temporaries of the padded size."""
         g = self.grid
-        nd, last = g.ndim, g.ndim - 1
+        last = g.ndim - 1
         P = self.padded_shape
         n = g.shape
-        shape, dtype = P[:last] + (P[last] // 2 + 1,), _COMPLEX_OF[f.dtype]
+        shape = P[:last] + (P[last] // 2 + 1,)
+        dtype = np.result_type(f.dtype, np.complex64)  # complex64 for float32, else complex128
         try:
             B = self._buffers.pop()
         except IndexError:
