@@ -2,7 +2,7 @@
 
 Grid convention: cell-centred (see :mod:`fieldsolve.grid`). A particle at ``x`` gives cell
 ``i`` the weight ``prod_a w_p((x_a - c_{i,a}) / h_a)`` with ``c_i`` the cell centre and ``w_p``
-the window of order ``p`` (:mod:`fieldsolve.windows`); the weights of one particle sum to 1.
+the window of order ``p`` (:mod:`fieldsolve.kernels.windows`); the weights of one particle sum to 1.
 
 * Periodic axes wrap (positions anywhere on the real line are accepted and wrapped).
 * On a bounded axis a particle whose stencil leaves the grid is an error, unless
@@ -18,7 +18,7 @@ import numpy as np
 from . import _assign_kernels as K
 from . import fft
 from .grid import Grid
-from .windows import get_window
+from .kernels.windows import get_window
 
 __all__ = ["deposit", "interpolate", "sort_particles"]
 

@@ -303,7 +303,7 @@ class SolverConfig(_Base):
 
 def _poisson_kernels():
     try:
-        from .green import kernel_names
+        from .kernels import kernel_names
     except ImportError:
         return None
     return tuple(kernel_names())
@@ -422,7 +422,7 @@ class _RunBase(_Base):
             raise ValueError(f"solver.gradient = 'spectral' needs a periodic grid (grid.periodic = "
                              f"{self.grid.per_axis('periodic')}); use fd2 or fd4")
         if solver.kernel is not None:
-            from .green import kernel_names
+            from .kernels import kernel_names
 
             per = self.grid.per_axis("periodic")
             kind = "periodic" if all(per) else ("free" if not any(per) else None)

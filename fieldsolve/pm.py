@@ -12,7 +12,7 @@ Periodic grids (every axis periodic) stay in Fourier space between paint and rea
 
     E_hat(k) = -i D(k) G_hat(k) c rho_hat(k) [/ W(k)^2 with deconvolve=True],
 
-``D`` the gradient symbol (:func:`fieldsolve.green.differencing_symbols`), ``G_hat`` the
+``D`` the gradient symbol (:func:`fieldsolve.kernels.differencing_symbols`), ``G_hat`` the
 periodic Green's function (``k = 0`` dropped: the mean density is a neutralising background)
 and ``W`` the window transfer. Free and mixed grids: ``phi`` from the padded Green's-function
 solve (deconvolution divides the padded kernel spectrum by ``W^2`` of the padded grid),
@@ -43,10 +43,9 @@ import numpy as np
 
 from . import fft
 from .assign import deposit, interpolate
-from .green import differencing_symbols
+from .kernels import differencing_symbols, get_window, window_transfer
 from .grid import Grid
 from .poisson import PoissonSolver, gradient as _gradient
-from .windows import get_window, window_transfer
 
 __all__ = ["ParticleMesh", "accelerations", "mesh_accelerations", "DEFAULTS"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fft
-from .windows import window_alias_sum, window_transfer
+from .kernels.windows import window_alias_sum, window_transfer
 
 __all__ = ["PowerSpectrum", "power_spectrum", "rfft_mode_weights", "shell_average"]
 

@@ -256,7 +256,7 @@ def test_optimal_minimises_the_point_mass_functional(scheme, gradient, interlace
     p = {"ngp": 1, "cic": 2, "tsc": 3, "pcs": 4}[scheme]
     ks = g.kvectors(rfft=True, sparse=False)
     h = g.spacing[0]
-    D = [np.broadcast_to(x, g.rfft_shape) for x in fs.green.differencing_symbols(g, gradient)]
+    D = [np.broadcast_to(x, g.rfft_shape) for x in fs.kernels.differencing_symbols(g, gradient)]
     nyq = g.nyquist_mask()
     # sum_n V_n factorises over axes: 1-D sums with 4000 images per axis (NGP's tail ~ 1/n)
     big = np.arange(-4000, 4001)
@@ -286,9 +286,9 @@ def test_optimal_minimises_the_point_mass_functional(scheme, gradient, interlace
     def Q(G):
         return float(np.sum(w * (A * G * G - 2 * bsum * G)))
 
-    opt = fs.green.OptimalKernel(window=scheme, differencing=gradient, interlace=interlace,
-                                 alias=6).symbol(g)
-    plain = fs.get_kernel("spectral").symbol(g)
+    opt = fs.kernels.OptimalKernel(window=scheme, differencing=gradient, interlace=interlace,
+                                 alias=6).transfer(g)
+    plain = fs.get_kernel("spectral").transfer(g)
     best = np.where(A > 0, bsum / np.where(A > 0, A, 1), 0.0)
     assert Q(opt) <= Q(plain)
     assert Q(opt) - Q(best) <= 1e-6 * abs(Q(best))
@@ -385,7 +385,7 @@ def test_one_step_nbody_run_against_ewald(tmp_path):
     (False, {"gradient": "spectral"}, "periodic"),
     (False, {"split": 0.1, "kernel": "lgf"}, "zeta or chat2"),
     (True, {"gradient": "fd8"}, "gradient"),
-    (True, {"scheme": "quadratic"}, "scheme"),
+    (True, {"scheme": "quadratic"}, "window"),
     (True, {"split": -1.0}, "split"),
     (True, {"kernel": "zeta"}, "free-space"),
 ])

@@ -4,7 +4,7 @@ from scipy.integrate import trapezoid
 
 import fieldsolve as fs
 from fieldsolve import Grid, deposit
-from fieldsolve.windows import WINDOWS, get_window
+from fieldsolve.kernels.windows import WINDOWS, get_window
 
 SCHEMES = ["ngp", "cic", "tsc", "pcs"]
 
@@ -37,7 +37,7 @@ def test_transfer_is_fourier_transform_of_shape(name):
     x = np.linspace(-2.5, 2.5, 200001)
     for k in [0.3, 1.7, 3.1]:
         ft = trapezoid(w.shape(x) * np.cos(k * x), x)
-        assert abs(ft - w.transfer(k, 1.0)) < 1e-6
+        assert abs(ft - w.transfer_1d(k, 1.0)) < 1e-6
 
 
 @pytest.mark.parametrize("name", SCHEMES)
@@ -45,7 +45,7 @@ def test_alias_sum_closed_form_against_brute_force(name):
     w = get_window(name)
     n = np.arange(-20000, 20001)
     for k in [0.05, 0.9, 2.0, 3.1]:
-        brute = np.sum(w.transfer(k + 2 * np.pi * n, 1.0) ** 2)
+        brute = np.sum(w.transfer_1d(k + 2 * np.pi * n, 1.0) ** 2)
         # NGP's images decay only as n^-2: the truncated tail is ~ 2/(pi^2 * 20000)
         tol = 2e-5 if name == "ngp" else 1e-13
         assert abs(brute - w.alias_sum(k, 1.0)) < tol
@@ -57,7 +57,7 @@ def test_alternating_alias_sum_against_brute_force(name):
     w = get_window(name)
     n = np.arange(-20000, 20001)
     for k in [0.05, 0.9, 2.0, 3.1]:
-        brute = np.sum((-1.0) ** np.abs(n) * w.transfer(k + 2 * np.pi * n, 1.0) ** 2)
+        brute = np.sum((-1.0) ** np.abs(n) * w.transfer_1d(k + 2 * np.pi * n, 1.0) ** 2)
         assert abs(brute - w.alias_sum_alternating(k, 1.0)) < 1e-9
 
 
