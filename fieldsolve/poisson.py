@@ -29,7 +29,7 @@ import numpy as np
 
 from . import fft
 from .kernels import (GRADIENTS, Kernel, PeriodicKernel, differencing_symbols, get_kernel,
-                      kernel_names, pad_kernel, padded_transfer)
+                      pad_kernel, padded_transfer)
 from .kernels.differencing import fd_derivative
 from .grid import Grid
 
@@ -217,7 +217,6 @@ class PoissonSolver:
         if self.periodic_axes:
             raise ValueError("padded_kernel() is per transverse mode for mixed boundaries")
         g = self.grid
-        counts = tuple(n for n in g.shape)
         return self.kernel.array(g, self.padded_shape, self.geometry)
 
     def _build_spectrum(self):

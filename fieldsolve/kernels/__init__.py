@@ -26,6 +26,7 @@ from .periodic import (FD2Kernel, FD4Kernel, Mehrstellen4Kernel, OptimalKernel, 
 from .free import (FreeKernel, Hej0Kernel, HejlesenKernel, IGFKernel, PointKernel, VGFKernel,
                    lag_indices, pad_kernel, padded_transfer)
 from .lattice import LGFKernel, lgf2, lgf3
+from .filters import FilterKernel
 
 __all__ = ["Kernel", "FAMILIES", "get", "names", "apply_transfer", "get_kernel", "kernel_names",
            "Window", "WINDOWS", "get_window", "window_transfer", "window_alias_sum", "compensate",
@@ -33,7 +34,7 @@ __all__ = ["Kernel", "FAMILIES", "get", "names", "apply_transfer", "get_kernel",
            "long_range_green_function", "PeriodicKernel", "SpectralKernel", "FD2Kernel",
            "FD4Kernel", "Mehrstellen4Kernel", "OptimalKernel", "FreeKernel", "PointKernel",
            "IGFKernel", "LGFKernel", "HejlesenKernel", "Hej0Kernel", "VGFKernel", "lgf3", "lgf2",
-           "lag_indices", "pad_kernel", "padded_transfer", "ZETA3", "ZETA2_PRIME0", "ZETA2_HALF",
+           "lag_indices", "pad_kernel", "padded_transfer", "FilterKernel", "ZETA3", "ZETA2_PRIME0", "ZETA2_HALF",
            "LGF3_ORIGIN"]
 
 
