@@ -95,7 +95,7 @@ def test_info_and_plot_on_files(tmp_path, capsys):
     assert {"energy.png", "mode_energy.png", "phase_space.png", "density_projection.png"} <= names
     assert main(["info", str(res.snapshots[-1])]) == 0
     out = capsys.readouterr().out
-    assert "species beam_left: 2000 particles" in out and "mesh E" in out
+    assert "species left: 2000 particles" in out and "mesh E" in out
     assert main(["info", str(res.checkpoint)]) == 0
     assert "checkpoint of a pic run" in capsys.readouterr().out
     assert main(["info", str(tmp_path / "ts" / "timeseries.h5")]) == 0

@@ -94,7 +94,7 @@ def test_two_stream_growth_rate(tmp_path):
 def test_pic_snapshot_has_species_and_fields(tmp_path):
     res = run(CONFIGS / "two_stream.yaml", out=tmp_path / "ts", echo=False,
               overrides=["threads=1", "output.plots=false", "time.t_end=0.2", "output.every=1"])
-    p = read_particles(res.snapshots[-1], "beam_left")
+    p = read_particles(res.snapshots[-1], "left")
     assert p["position"].shape == (20000, 1)
     np.testing.assert_allclose(p["velocity"][:, 0], -1.0, atol=1e-3)
     assert np.all(p["charge"] == -1.0) and np.all(p["mass"] == 1.0)
