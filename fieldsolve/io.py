@@ -18,7 +18,8 @@ openPMD-viewer:
   dimensionless (``unitDimension = 0``, ``unitSI = 1``) so that viewers do not label code units
   as SI (yt would show an acceleration of 1 code unit as 1 m/s**2); the physical dimension is
   kept in ``fieldsolve_unitDimension`` and the root attribute ``fieldsolve_units`` is ``code``
-  or ``SI``;
+  or ``SI``. Particle positions keep the length dimension (yt requires it and always shows
+  lengths, like the grid, in metres: read "m" as code length there);
 * resolved config and provenance are datasets under ``/fieldsolve/`` (outside ``/data/``).
 
 Every file is written under a temporary name in the same directory and moved into place with
@@ -203,9 +204,11 @@ def _write_species(group, name, sp, grid, dtype, units, code_units):
     n, nd = x.shape
     labels = AXIS_LABELS[:nd]
     pos = s.create_group("position")
-    _record_attrs(pos, UNIT_DIMENSION["length"], code_units)
+    # positions keep the length dimension even in code units: yt requires it (its particle
+    # positions and domain are always in metres, gridUnitSI), so lengths read as "m" there
+    _record_attrs(pos, UNIT_DIMENSION["length"])
     off = s.create_group("positionOffset")
-    _record_attrs(off, UNIT_DIMENSION["length"], code_units)
+    _record_attrs(off, UNIT_DIMENSION["length"])
     vel = s.create_group("velocity")
     _record_attrs(vel, UNIT_DIMENSION["velocity"], code_units)
     v = np.asarray(sp["velocity"])
@@ -238,7 +241,7 @@ def _write_species(group, name, sp, grid, dtype, units, code_units):
         _record_attrs(d, UNIT_DIMENSION["dimensionless"])
     for key, vals in (("offset", grid.origin), ("extent", grid.box)):
         g = pp.create_group(key)
-        _record_attrs(g, UNIT_DIMENSION["length"], code_units)
+        _record_attrs(g, UNIT_DIMENSION["length"])
         for a, lab in enumerate(labels):
             d = g.create_dataset(lab, data=np.array([vals[a]], dtype=np.float64))
             d.attrs["unitSI"] = np.float64(units["length"])
