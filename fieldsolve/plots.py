@@ -403,6 +403,8 @@ def mode_energy(src):
     if theory is not None and np.all(np.isfinite(w)) and w.max() > 0:
         label, rate = theory
         imax = int(np.argmax(w >= 0.5 * w.max()))  # the first saturation
+        if imax < 2:  # no growth seen (yet): draw the line over the whole run
+            imax = len(w) - 1
         if rate < 0:  # fitted (at the theory's slope) to the maxima while they still decay
             i = np.flatnonzero((w[1:-1] > w[:-2]) & (w[1:-1] >= w[2:])) + 1
             n = 1
