@@ -40,13 +40,14 @@ import scipy.fft
 import scipy.special as sp
 
 from . import fft
-from .windows import get_window
+from .windows import get_window, window_alias_sum as _window_alias_sum
 
 __all__ = [
     "Kernel", "PeriodicKernel", "FreeKernel", "SpectralKernel", "FD2Kernel", "FD4Kernel",
     "Mehrstellen4Kernel", "OptimalKernel", "PointKernel", "IGFKernel", "LGFKernel",
     "HejlesenKernel", "Hej0Kernel", "VGFKernel", "get_kernel", "kernel_names",
     "PERIODIC_KERNELS", "FREE_KERNELS", "pad_kernel", "kernel_spectrum", "lag_indices",
+    "differencing_symbols", "long_range_green_function",
     "ZETA3", "ZETA2_PRIME0", "ZETA2_HALF", "lgf3", "lgf2", "green_function",
 ]
 
@@ -74,6 +75,30 @@ def green_function(r, ndim, geometry="volume"):
         if ndim == 2:
             return np.log(r) / (2 * np.pi)
     return np.abs(r) / 2
+
+
+def long_range_green_function(r, ndim, split):
+    """Long-range part of the Green's function for a Gaussian split of radius ``r_s``:
+    ``G_hat(k) exp(-k^2 r_s^2)``, i.e. ``G`` smoothed by a Gaussian of variance ``2 r_s^2``
+    per axis. Smooth and finite at ``r = 0``:
+
+        3D: -erf(r / 2 r_s) / (4 pi r)                      (-1 / (4 pi^{3/2} r_s) at 0)
+        2D: [ln r + E1(r^2 / 4 r_s^2) / 2] / (2 pi)          ((ln 2 r_s - gamma/2) / (2 pi) at 0)
+        1D: [x erf(x / 2 r_s) + (2 r_s / sqrt(pi)) e^{-x^2/4 r_s^2}] / 2
+
+    The short-range complement ``G - G_long`` (what a tree or direct sum adds, TreePM/P3M) is,
+    as a force on a unit source in 3D, ``-r_hat / (4 pi r^2) [erfc(r / 2 r_s) +
+    (r / (r_s sqrt(pi))) exp(-r^2 / 4 r_s^2)]``."""
+    r = np.abs(np.asarray(r, dtype=np.float64))
+    rs = float(split)
+    u = r / (2 * rs)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if ndim == 3:
+            return np.where(r > 0, -sp.erf(u) / (4 * np.pi * r), -1 / (4 * np.pi ** 1.5 * rs))
+        if ndim == 2:
+            return np.where(r > 0, (np.log(r) + 0.5 * sp.exp1(u * u)) / (2 * np.pi),
+                            (np.log(2 * rs) - np.euler_gamma / 2) / (2 * np.pi))
+    return 0.5 * (r * sp.erf(u) + 2 * rs / np.sqrt(np.pi) * np.exp(-u * u))
 
 
 # -- helpers shared by the solver --------------------------------------------------------------
@@ -276,36 +301,70 @@ class Mehrstellen4Kernel(PeriodicKernel):
         return h * h * (1 - s1 / 3) / (-4 * s1 + 8.0 / 3.0 * s2)
 
 
-_DIFF = {
-    "spectral": lambda k, h: k,
-    "fd2": lambda k, h: np.sin(k * h) / h,
-    "fd4": lambda k, h: (8 * np.sin(k * h) - np.sin(2 * k * h)) / (6 * h),
-}
+_DIFFERENCING = ("spectral", "fd2", "fd4")
+
+
+def differencing_symbols(grid, method, rfft=True):
+    """Per-axis real symbols ``D_a(k)`` of a gradient, ``d phi / dx_a <-> i D_a(k) phi_hat``.
+
+    ``"spectral"``: ``D = k`` with the Nyquist plane zeroed on even axes (``i k`` there is not
+    the transform of a real field); ``"fd2"``: ``sin(k h)/h`` (central 2-point);
+    ``"fd4"``: ``(8 sin(k h) - sin(2 k h)) / (6 h)`` (central 4-point, FastPM's super-Lanczos).
+    Arrays broadcast to the (r)FFT layout of ``grid``."""
+    if method not in _DIFFERENCING:
+        raise ValueError(f"gradient={method!r}; choose one of {_DIFFERENCING}")
+    out = []
+    for a, k in enumerate(grid.kvectors(rfft=rfft)):
+        h = grid.spacing[a]
+        if method == "spectral":
+            k = k.copy()
+            n = grid.shape[a]
+            if n % 2 == 0:
+                k[(0,) * a + (n // 2,)] = 0.0
+            out.append(k)
+        elif method == "fd2":
+            out.append(np.sin(k * h) / h)
+        else:
+            out.append((8 * np.sin(k * h) - np.sin(2 * k * h)) / (6 * h))
+    return tuple(out)
 
 
 class OptimalKernel(PeriodicKernel):
     """Hockney-Eastwood optimal influence function for a PM force calculation.
 
-    Minimises the mean-square force error for assignment window ``window`` (deposit and
-    readout), differencing ``differencing`` (``D(k) = i k`` spectral, or the FD2/FD4 symbols)
-    and the reference force of a (Gaussian-smoothed, ``split=r_s``) point mass:
+    A PM force with deposit and readout window ``U`` (transfer ``U(k) = prod_a sinc^p``),
+    gradient symbol ``D(k)`` (:func:`differencing_symbols`) and influence function ``G`` gives
+    the pair force ``F_PM``; ``G_opt`` minimises its mean-square deviation from the
+    **reference force** ``R(k) = i k S^2(k) / k^2`` (the field ``-grad(phi)`` of a unit source of
+    ``lap(phi) = f``: a point for ``split = 0``, a Gaussian cloud ``S^2 = exp(-k^2 r_s^2)`` for
+    ``split = r_s``), averaged over source positions within a cell and over all separations
+    (Hockney & Eastwood 1988, eq. 8-22):
 
-        G_opt(k) = - sum_n U^2(k_n) (D(k) . k_n) S^2(k_n) / k_n^2 / ( |D(k)|^2 [sum_n U^2(k_n)]^2 ),
+        G_opt(k) = - D(k) . sum_n U^2(k_n) k_n S^2(k_n) / k_n^2 / ( |D(k)|^2 [sum_n U^2(k_n)]^2 ),
 
-    ``k_n = k + 2 pi n / h``, ``U`` the window transfer, ``S^2 = exp(-k^2 r_s^2)``,
-    aliases ``|n_a| <= alias``. Window deconvolution is built in: do not deconvolve again.
+    ``k_n = k + 2 pi n / h``. The denominator's alias sum is the window's closed form
+    (:func:`fieldsolve.window_alias_sum`); the numerator sums ``|n_a| <= alias`` (default 2).
+    With ``interlace=True`` both sums run over the aliases an interlaced deposit and readout
+    keep (even ``n_1 + ... + n_d``; all of them on Nyquist modes). Window deconvolution is
+    built in: do not deconvolve again.
+    Options ``window`` (default ``"cic"``), ``differencing`` (default ``"spectral"``),
+    ``split``, ``interlace``, ``alias``; :class:`fieldsolve.pm.ParticleMesh` sets ``window``,
+    ``differencing`` and ``interlace`` from its own settings.
     """
 
     name = "optimal"
-    option_names = ("window", "split", "differencing", "alias")
+    option_names = ("window", "split", "differencing", "alias", "interlace")
 
     def __init__(self, **options):
         super().__init__(**options)
         self.window = get_window(self.options.get("window", "cic"))
         self.differencing = self.options.get("differencing", "spectral")
-        if self.differencing not in _DIFF:
-            raise ValueError(f"differencing={self.differencing!r}; choose one of {sorted(_DIFF)}")
+        if self.differencing not in _DIFFERENCING:
+            raise ValueError(f"differencing={self.differencing!r}; choose one of {_DIFFERENCING}")
         self.alias = int(self.options.get("alias", 2))
+        if self.alias < 1:
+            raise ValueError(f"alias={self.alias}: needs at least 1 alias image per axis")
+        self.interlace = bool(self.options.get("interlace", False))
         self.order = 2
 
     def symbol(self, grid, rfft=True):
@@ -313,21 +372,29 @@ class OptimalKernel(PeriodicKernel):
         ks = grid.kvectors(rfft=rfft)
         hs = grid.spacing
         nd = grid.ndim
-        d = [_DIFF[self.differencing](k, h) for k, h in zip(ks, hs)]
-        dd = sum(x * x for x in d)
-        num = 0.0
-        usum = 0.0
-        rng = range(-self.alias, self.alias + 1)
-        for n in np.ndindex(*(len(rng),) * nd):
-            kn = [k + 2 * np.pi * (n[a] - self.alias) / hs[a] for a, k in enumerate(ks)]
-            u2 = 1.0
-            for a in range(nd):
-                u2 = u2 * self.window.transfer(kn[a], hs[a]) ** 2
+        d = differencing_symbols(grid, self.differencing, rfft)
+        # per-axis tables U_a^2(k_a + 2 pi n / h_a), n = -alias..alias
+        shifts = np.arange(-self.alias, self.alias + 1)
+        u2 = [[self.window.transfer(k + 2 * np.pi * n / h, h) ** 2 for n in shifts]
+              for k, h in zip(ks, hs)]
+        num, odd = 0.0, 0.0
+        for n in np.ndindex(*(len(shifts),) * nd):
+            kn = [k + 2 * np.pi * shifts[i] / h for k, i, h in zip(ks, n, hs)]
             kn2 = sum(x * x for x in kn)
+            u2n = math.prod(u2[a][i] for a, i in enumerate(n))
             with np.errstate(divide="ignore", invalid="ignore"):
-                term = u2 * sum(d[a] * kn[a] for a in range(nd)) * np.exp(-kn2 * rs * rs) / kn2
-            num = num + np.nan_to_num(term, nan=0.0, posinf=0.0, neginf=0.0)
-            usum = usum + u2
+                term = u2n * sum(da * x for da, x in zip(d, kn)) * np.exp(-kn2 * rs * rs) / kn2
+            term = np.nan_to_num(term, nan=0.0, posinf=0.0, neginf=0.0)
+            if sum(shifts[i] for i in n) % 2:
+                odd = odd + term
+            else:
+                num = num + term
+        if self.interlace:  # odd aliases cancel, except on Nyquist modes (plain deposit there)
+            num = np.where(grid.nyquist_mask(rfft), num + odd, num)
+        else:
+            num = num + odd
+        usum = _window_alias_sum(grid, self.window, rfft=rfft, interlaced=self.interlace)
+        dd = sum(x * x for x in d)
         with np.errstate(divide="ignore", invalid="ignore"):
             g = -num / (dd * usum * usum)
         g = np.broadcast_to(np.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0),
@@ -445,6 +512,11 @@ class PointKernel(FreeKernel):
       ``-(1/2)(3/4pi)^{2/3} h^2``, 2D/1D/thin disc exact cell average. 2nd order (1st for
       thin discs). Anisotropic cells allowed.
 
+    Option ``split=r_s`` (all axes free, ``geometry="volume"``): sample the smooth long-range
+    Green's function of a Gaussian split instead (:func:`long_range_green_function`, the
+    free-space twin of the periodic ``split``), for the mesh part of TreePM/P3M forces; the
+    singular value is then simply ``G_long(0)``.
+
     Mixed boundaries (periodic + free axes): per transverse mode ``k`` the free-axis kernel is
     the Green's function of ``d^2/dz^2 - k^2``: one free axis ``g_k(z) = -exp(-k|z|)/(2k)``
     (``|z|/2`` at ``k = 0``), two free axes ``g_k(r) = -K0(k r)/(2 pi)`` (``ln r / 2 pi``).
@@ -454,6 +526,7 @@ class PointKernel(FreeKernel):
 
     geometries = ("volume", "thin_disc")
     mixed = True
+    option_names = ("split",)
 
     def __init__(self, singular="zeta", **options):
         super().__init__(**options)
@@ -462,7 +535,18 @@ class PointKernel(FreeKernel):
         self.singular = singular
         self.name = singular
         self.order = 4 if singular == "zeta" else 2
-        self.anisotropic = singular != "zeta"
+        self.split = self.options.get("split")
+        if self.split is not None:
+            self.split = float(self.split)
+            if not (math.isfinite(self.split) and self.split > 0):
+                raise ValueError(f"split={options['split']!r} must be a length > 0")
+        self.anisotropic = singular != "zeta" or self.split is not None
+
+    def check(self, grid, geometry):
+        super().check(grid, geometry)
+        if self.split is not None and (geometry != "volume" or not all(not p for p in grid.periodic)):
+            raise ValueError(f"kernel {self.name!r} with split= needs every axis free and "
+                             "geometry='volume' (mixed boundaries and thin discs have no split form)")
 
     def order_for(self, geometry):
         if geometry == "thin_disc":
@@ -488,6 +572,9 @@ class PointKernel(FreeKernel):
         return float(_cell_integral(spacing, (0,) * nd, geometry).flat[0])
 
     def octant(self, spacing, counts, geometry="volume"):
+        if self.split is not None:
+            return math.prod(spacing) * long_range_green_function(
+                _lag_radius(spacing, counts), len(spacing), self.split)
         k = _point_octant(spacing, counts, geometry)
         k.flat[0] = self.origin_value(spacing, geometry)
         return k

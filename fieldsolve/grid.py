@@ -168,6 +168,18 @@ class Grid:
         """``|k|^2`` on the (r)FFT layout."""
         return sum(k * k for k in self.kvectors(rfft=rfft))
 
+    def nyquist_mask(self, rfft: bool = True) -> np.ndarray:
+        """Boolean array on the (r)FFT layout: True where any even-length axis sits at its
+        Nyquist mode (``m_a = n_a / 2``). There ``k`` and ``-k`` are the same mode, so a real
+        field cannot carry an odd operator (``i k``, a half-cell shift) on it."""
+        mask = np.zeros(self.rfft_shape if rfft else self.shape, dtype=bool)
+        for a, n in enumerate(self.shape):
+            if n % 2 == 0:
+                idx = [slice(None)] * self.ndim
+                idx[a] = n // 2  # fftfreq and rfftfreq both put Nyquist at n // 2
+                mask[tuple(idx)] = True
+        return mask
+
     @property
     def nyquist(self) -> tuple:
         """Nyquist wavenumber ``pi / h_a`` per axis."""

@@ -28,15 +28,15 @@ from collections import OrderedDict
 import numpy as np
 
 from . import fft
-from .green import (FREE_KERNELS, PERIODIC_KERNELS, Kernel, PeriodicKernel, get_kernel,
-                    kernel_names, kernel_spectrum, pad_kernel)
+from .green import (FREE_KERNELS, PERIODIC_KERNELS, Kernel, PeriodicKernel, differencing_symbols,
+                    get_kernel, kernel_names, kernel_spectrum, pad_kernel)
 from .grid import Grid
 
 __all__ = ["PoissonSolver", "gradient"]
 
 _GEOMETRIES = ("volume", "thin_disc")
 _GRAD_METHODS = ("spectral", "fd2", "fd4")
-_SOLVER_OPTIONS = ("padding", "pruned", "warn_mean", "keep_buffer")
+_SOLVER_OPTIONS = ("padding", "pruned", "warn_mean", "keep_buffer", "transfer")
 # kernel spectra shared between solvers built with the same grid, kernel name and options
 # (PM loops and parameter scans rebuild solvers; LGF/VGF set-up costs seconds at N = 128)
 _SPECTRUM_CACHE: OrderedDict = OrderedDict()
@@ -114,6 +114,11 @@ class PoissonSolver:
         between calls. Re-allocating it costs page faults on first touch (about 15% of a
         solve at N = 128); ``False`` frees it after every solve. Concurrent solves from
         several threads each get their own buffer.
+    transfer : callable, optional
+        ``transfer(padded_grid)`` returns a real transfer function (broadcastable to the rfft
+        layout of a periodic grid of ``padded_shape`` cells of the same spacing) that is
+        multiplied into the kernel spectrum once, e.g. ``1 / W(k)^2`` to deconvolve an
+        assignment window (:class:`fieldsolve.pm.ParticleMesh` does that).
 
     Attributes
     ----------
@@ -149,13 +154,16 @@ class PoissonSolver:
         self.pruned = bool(solver_opts.get("pruned", True))
         self.warn_mean = bool(solver_opts.get("warn_mean", True))
         self.keep_buffer = bool(solver_opts.get("keep_buffer", True))
+        self.transfer = solver_opts.get("transfer")
+        if self.transfer is not None and not callable(self.transfer):
+            raise ValueError("transfer must be a callable transfer(padded_grid) -> array")
         self._buffers = []  # at most one idle work buffer (list pop/append: thread-safe)
         extra = 0 if padding == "2n" else 1
         self.padded_shape = tuple(2 * n - extra if a in self.free_axes else n
                                   for a, n in enumerate(grid.shape))
         self._spec = {}
         self._cache_key = None
-        if isinstance(kernel, str):
+        if isinstance(kernel, str) and self.transfer is None:
             try:
                 opts = tuple(sorted((k, repr(v)) for k, v in options.items()))
                 self._cache_key = (grid, geometry, self.padded_shape, kernel.lower(), opts)
@@ -218,6 +226,14 @@ class PoissonSolver:
         return self.kernel.padded(g.spacing, counts, self.padded_shape, self.geometry)
 
     def _build_spectrum(self):
+        spec = self._kernel_spectrum()
+        if self.transfer is not None:
+            g = self.grid
+            padded = Grid(self.padded_shape, tuple(h * n for h, n in zip(g.spacing, self.padded_shape)))
+            spec = spec * np.asarray(self.transfer(padded), dtype=np.float64)
+        return spec
+
+    def _kernel_spectrum(self):
         g = self.grid
         if isinstance(self.kernel, PeriodicKernel):
             return self.kernel.symbol(g)
@@ -376,12 +392,7 @@ def _default_method(grid, method):
 
 def _spectral_gradient_hat(grid, X, dtype):
     out = np.empty((grid.ndim,) + grid.shape, dtype=dtype)
-    for a, k in enumerate(grid.kvectors()):
-        k = k.copy()
-        n = grid.shape[a]
-        if n % 2 == 0:
-            # the Nyquist mode of i k is not representable by a real field: zero it
-            k[(slice(None),) * a + (n // 2,)] = 0.0
+    for a, k in enumerate(differencing_symbols(grid, "spectral")):
         out[a] = fft.irfftn(X * (1j * k), grid.shape, overwrite_input=True)
     return out
 

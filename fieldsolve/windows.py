@@ -13,6 +13,16 @@ and the alias sum needed by the optimal influence function and by shot-noise cor
 with ``c_1 = 1``, ``c_2 = 1 - 2/3 s``, ``c_3 = 1 - s + 2/15 s^2`` and
 ``c_4 = 1 - 4/3 s + 2/5 s^2 - 4/315 s^3`` (Hockney & Eastwood 1988; Jing 2005 eq. 20; the
 PCS polynomial follows from ``sum_n (x + pi n)^-8`` written in powers of ``sin^2 x``).
+
+Interlacing (a second deposit shifted by ``h/2`` on every axis) cancels the aliases with odd
+``n_1 + ... + n_d``; what is left needs the alternating sum
+
+    A_p(k) = sum_n (-1)^n W_p(k + 2 pi n / h)^2 = cos(k h / 2) a_p(s),
+
+``a_1 = 1``, ``a_2 = 1 - s/6``, ``a_3 = 1 - s/2 + s^2/120``,
+``a_4 = 1 - 5/6 s + 13/120 s^2 - s^3/5040`` (from ``sum_n (-1)^n / (x + pi n) = 1 / sin x``
+differentiated ``2p - 1`` times), and the even-parity alias sum is
+``[prod_a C_p(k_a) + prod_a A_p(k_a)] / 2``.
 """
 from __future__ import annotations
 
@@ -30,6 +40,7 @@ class Window:
     name: str
     order: int
     alias_poly: tuple  # coefficients of c_p(s) in increasing powers of s
+    alternating_poly: tuple  # coefficients of a_p(s): sum_n (-1)^n W^2(k_n) = cos(kh/2) a_p(s)
 
     @property
     def support(self) -> int:
@@ -57,12 +68,18 @@ class Window:
         s = np.sin(np.asarray(k) * h / 2) ** 2
         return np.polynomial.polynomial.polyval(s, self.alias_poly)
 
+    def alias_sum_alternating(self, k, h):
+        """``sum_n (-1)^n W_p(k + 2 pi n/h)^2 = cos(k h/2) a_p(sin^2(k h/2))`` along one axis."""
+        x = np.asarray(k) * h / 2
+        return np.cos(x) * np.polynomial.polynomial.polyval(np.sin(x) ** 2, self.alternating_poly)
+
 
 WINDOWS = {
-    "ngp": Window("ngp", 1, (1.0,)),
-    "cic": Window("cic", 2, (1.0, -2.0 / 3.0)),
-    "tsc": Window("tsc", 3, (1.0, -1.0, 2.0 / 15.0)),
-    "pcs": Window("pcs", 4, (1.0, -4.0 / 3.0, 2.0 / 5.0, -4.0 / 315.0)),
+    "ngp": Window("ngp", 1, (1.0,), (1.0,)),
+    "cic": Window("cic", 2, (1.0, -2.0 / 3.0), (1.0, -1.0 / 6.0)),
+    "tsc": Window("tsc", 3, (1.0, -1.0, 2.0 / 15.0), (1.0, -0.5, 1.0 / 120.0)),
+    "pcs": Window("pcs", 4, (1.0, -4.0 / 3.0, 2.0 / 5.0, -4.0 / 315.0),
+                  (1.0, -5.0 / 6.0, 13.0 / 120.0, -1.0 / 5040.0)),
 }
 
 
@@ -92,9 +109,18 @@ def window_transfer(grid, scheme, rfft=True):
     return _product(grid, get_window(scheme).transfer, rfft)
 
 
-def window_alias_sum(grid, scheme, rfft=True):
-    """``sum_n W^2(k + 2 pi n/h) = prod_a c_p(s_a)`` on the grid's (r)FFT layout."""
-    return _product(grid, get_window(scheme).alias_sum, rfft)
+def window_alias_sum(grid, scheme, rfft=True, interlaced=False):
+    """``sum_n W^2(k + 2 pi n/h) = prod_a c_p(s_a)`` on the grid's (r)FFT layout.
+
+    ``interlaced=True``: the sum over the aliases an interlaced deposit keeps (even
+    ``n_1 + ... + n_d``), ``[prod_a c_p(s_a) + prod_a cos(k_a h_a/2) a_p(s_a)] / 2``, except
+    on Nyquist modes, where interlacing keeps the plain deposit (:func:`fieldsolve.deposit`)."""
+    w = get_window(scheme)
+    full = _product(grid, w.alias_sum, rfft)
+    if not interlaced:
+        return full
+    even = 0.5 * (full + _product(grid, w.alias_sum_alternating, rfft))
+    return np.where(grid.nyquist_mask(rfft), full, even)
 
 
 def compensate(field_k, grid, scheme="cic", power=1, aliased=False, out=None):
