@@ -55,6 +55,8 @@ class _Source:
             cfg_text = cfg.read_text() if cfg.exists() else None
             self.out, self.prefix = path / "plots", ""
         else:
+            if not h5py.is_hdf5(path):
+                raise ValueError(f"{path}: not an HDF5 file (need a run directory, a snapshot or timeseries.h5)")
             with h5py.File(path, "r") as f:
                 if "openPMD" in f.attrs:
                     self.snapshot = path

@@ -176,6 +176,9 @@ def test_cli_plot_list_and_only(example_runs, tmp_path, capsys):
     assert main(["plot", str(run_dir), "--only", "les_spectra"]) == 2
     assert "does not apply" in capsys.readouterr().err
     assert main(["plot"]) == 2
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    assert main(["plot", str(tmp_path / "junk.h5")]) == 2
+    assert "not an HDF5 file" in capsys.readouterr().err
 
 
 def test_every_cli_argument_has_help():
