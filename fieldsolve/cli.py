@@ -1,4 +1,4 @@
-"""``fieldsolve`` command line: run, validate, info, plot, schema (and the older demo).
+"""``fieldsolve`` command line: run, validate, info, plot, schema, demo.
 
 Exit status: 0 success; 2 invalid config or input (one-line message, no traceback); 1 failure
 during a run (one-line message; details in the run's log.txt); 130/143 a run stopped by
@@ -177,12 +177,21 @@ def _cmd_info(args):
 
 def _cmd_plot(args):
     from .config import ConfigError
-    from .plots import make_plots
+    from .plots import available, make_plots
 
+    if args.list:
+        for name, desc in available().items():
+            print(f"{name:20s} {desc}")
+        return EXIT_OK
+    if args.path is None:
+        raise ConfigError("plot needs a PATH (or --list)")
     path = Path(args.path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file or directory")
-    paths = make_plots(path, args.out)
+    try:
+        paths = make_plots(path, args.out, only=args.only or None)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if not paths:
         raise ConfigError(f"{path}: nothing to plot (need a run directory, a snapshot or timeseries.h5)")
     for p in paths:
@@ -229,18 +238,23 @@ def build_parser():
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("validate", help="check a config; print it resolved, with a memory estimate")
-    p.add_argument("config")
+    p.add_argument("config", help="YAML config to check")
     _add_set(p)
     p.add_argument("--out", help="also check that this run directory is writable")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("info", help="summarise a run directory or an output file")
-    p.add_argument("path")
+    p.add_argument("path", help="run directory, snapshot fs_*.h5, checkpoint chk_*.h5 or timeseries.h5")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("plot", help="write PNG plots of a run directory or snapshot")
-    p.add_argument("path")
-    p.add_argument("--out", help="directory for the PNGs (default <run>/plots)")
+    p = sub.add_parser("plot", help="write PNG plots of a run directory or snapshot",
+                       description="Write every plot that applies to PATH (or those named with --only). "
+                                   "From Python: fieldsolve.plots.<name>(run_dir).")
+    p.add_argument("path", nargs="?", help="run directory, snapshot fs_*.h5 or timeseries.h5")
+    p.add_argument("--out", help="directory for the PNGs (default <run>/plots; a file's own directory)")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="only this plot (repeatable; names from --list)")
+    p.add_argument("--list", action="store_true", help="list the plots with one line each and exit")
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("schema", help="print the JSON schema of run configs")
@@ -248,11 +262,14 @@ def build_parser():
     p.add_argument("--markdown", action="store_true", help="the config reference as Markdown tables")
     p.set_defaults(func=_cmd_schema)
 
-    p = sub.add_parser("demo", help="deposit a clustered particle set and plot its P(k)")
-    p.add_argument("--out", default="runs/demo", help="output directory")
-    p.add_argument("--particles", type=int, default=400_000)
-    p.add_argument("--mesh", type=int, default=64)
-    p.add_argument("--seed", type=int, default=42)
+    p = sub.add_parser("demo", help="library demo, no config: P(k) of particles displaced by one plane wave",
+                       description="Uniform random particles displaced by one plane wave, TSC-deposited with "
+                                   "interlacing; writes the shot-noise-subtracted power spectrum (PNG and table) "
+                                   "with the perturbed mode marked.")
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p.add_argument("--particles", type=int, default=400_000, help="number of particles (default 400000)")
+    p.add_argument("--mesh", type=int, default=64, help="cells per axis of the cubic grid (default 64)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.set_defaults(func=_cmd_demo)
     return parser
 

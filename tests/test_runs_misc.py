@@ -104,10 +104,10 @@ def test_info_and_plot_on_files(tmp_path, capsys):
               overrides=["threads=1", "time.t_end=0.5", "species.0.n_particles=2000", "species.1.n_particles=2000"])
     assert "step/s" in capsys.readouterr().err  # progress=True forces the bar on
     names = {p.name for p in res.plots}
-    assert {"energy.png", "mode_energy.png", "phase_space.png", "density_projection.png"} <= names
+    assert {"energy.png", "mode_energy.png", "phase_space.png", "density.png"} <= names
     assert main(["info", str(res.snapshots[-1])]) == 0
     out = capsys.readouterr().out
-    assert "species beam_left: 2000 particles" in out and "mesh E" in out
+    assert "species left: 2000 particles" in out and "mesh E" in out
     assert main(["info", str(res.checkpoint)]) == 0
     assert "checkpoint of a pic run" in capsys.readouterr().out
     assert main(["info", str(tmp_path / "ts" / "timeseries.h5")]) == 0
