@@ -232,7 +232,7 @@ class PoissonSolver:
         if isinstance(self.kernel, PeriodicKernel):
             return self.kernel.transfer(g)
         if not self.periodic_axes:
-            return padded_transfer(self.padded_kernel())
+            return self.kernel.transfer(g, self.padded_shape, self.geometry)
         # mixed: per transverse mode |k_perp|, a lag kernel on the free axes
         kvec = []
         for a in self.periodic_axes:

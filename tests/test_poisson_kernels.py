@@ -11,6 +11,7 @@ from scipy import integrate
 
 import fieldsolve as fs
 from fieldsolve import kernels as green
+from fieldsolve.kernels import free
 
 
 # -- lattice Green's functions ----------------------------------------------------------------
@@ -275,3 +276,89 @@ def test_optimal_alias_sum_matches_closed_form():
     low = (k2 > 0) & (k2 < (2 * np.pi * 2) ** 2)
     ratio = sym[low] * (-k2[low] * w[low] ** 2)
     assert np.all(np.abs(ratio - 1) < 2e-2)
+
+
+# -- fast set-up: each shortcut against the plain evaluation it replaces -------------------------
+@pytest.mark.parametrize("shape", [(6, 9, 5), (7, 4), (12,), (2, 2, 2)])
+def test_octant_transfer_equals_padded_fft(shape):
+    octant = np.random.default_rng(3).standard_normal(shape)
+    padded = green.pad_kernel(octant, tuple(2 * (n - 1) for n in shape))
+    ref = green.padded_transfer(padded)
+    got = free.octant_transfer(octant)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-15 * np.abs(ref).max() * 4)
+
+
+@pytest.mark.parametrize("kernel, opts", [("zeta", {}), ("chat2", {}), ("hej6", {}),
+                                          ("hej0", {}), ("zeta", {"split": 0.7})])
+def test_radial_octant_equals_direct_evaluation(kernel, opts):
+    """Equal spacing: radial kernels are evaluated once per integer |m|^2 and gathered."""
+    h, counts = 0.3, (9, 7, 8)
+    ker = fs.get_kernel(kernel, **opts)
+    got = ker.octant((h,) * 3, counts)
+    r = np.sqrt(sum(x * x for x in np.meshgrid(*[np.arange(n + 1) * h for n in counts],
+                                                indexing="ij")))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if "split" in opts:
+            ref = green.long_range_green_function(r, 3, opts["split"])
+        elif kernel == "hej6":
+            ref = ker.green(r, 3, eps=ker.alpha * h)
+        elif kernel == "hej0":
+            ref = ker.green(r, sigma=h / np.pi)
+        else:
+            ref = green.green_function(r, 3)
+    ref = ref * h**3
+    if kernel in ("zeta", "chat2") and not opts:
+        ref[0, 0, 0] = ker.origin_value((h,) * 3)
+    np.testing.assert_allclose(got, ref, rtol=1e-14, atol=0)
+
+
+def test_igf_isotropic_corner_grid_matches_quadrature():
+    """Equal spacing: F3 on sorted corner triples only (symmetric), then inclusion-exclusion."""
+    h = 0.4
+    K = green.IGFKernel().octant((h,) * 3, (3, 2, 4))
+    for m in ((3, 1, 2), (0, 2, 4), (1, 0, 0)):
+        lo = [(c - 0.5) * h for c in m]
+        q = integrate.tplquad(lambda z, y, x: -1 / (4 * np.pi * np.sqrt(x * x + y * y + z * z)),
+                              lo[0], lo[0] + h, lo[1], lo[1] + h, lo[2], lo[2] + h,
+                              epsabs=1e-14, epsrel=1e-13)[0]
+        assert abs(K[m] - q) < 1e-12, (m, K[m], q)
+    # the symmetric and the general corner evaluation agree to rounding
+    from fieldsolve.kernels import _octant
+
+    x = (np.arange(7) - 0.5) * h
+    a, b = np.empty((5, 7, 6)), np.empty((5, 7, 6))
+    _octant.f3_corners_symmetric(x, a)
+    _octant.f3_corners(x[:5], x, x[:6], b)
+    np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("box", [1.0, (1.0, 1.3, 0.8)])
+def test_vgf_3d_chunked_dct_equals_classic_4n_fft(box):
+    """3D: the chunked, pruned DCT-I (radial table for a cube) equals the 4N FFT."""
+    n = 6
+    g = fs.Grid((n,) * 3, box, periodic=False)
+    ker = green.VGFKernel()
+    octant = ker.octant(g.spacing, g.shape)
+    L = 1.1 * math.sqrt(sum(b * b for b in g.box))
+    ks = []
+    for h, d in zip(g.spacing, g.box):
+        sigma = max(4, math.ceil((L + d) / d - 1e-12))
+        sigma += (sigma * n) % 2
+        ks.append(2 * np.pi * np.fft.fftfreq(sigma * n, d=h))
+    kk = np.sqrt(sum(k * k for k in np.meshgrid(*ks, indexing="ij", sparse=True)))
+    full = np.fft.ifftn(green.VGFKernel.transfer_truncated(kk, L, 3)).real
+    np.testing.assert_allclose(octant, full[: n + 1, : n + 1, : n + 1],
+                               atol=1e-14 * np.abs(full).max())
+
+
+@pytest.mark.parametrize("kernel, ndim, geometry", [
+    ("zeta", 3, "volume"), ("igf", 3, "volume"), ("lgf", 3, "volume"), ("hej4", 2, "volume"),
+    ("vgf", 1, "volume"), ("igf", 2, "thin_disc"), ("vgf", 2, "thin_disc"), ("chat2", 1, "volume")])
+def test_solver_spectrum_equals_fft_of_padded_kernel(kernel, ndim, geometry):
+    """The solver's spectrum (DCT-I of the octant) against the FFT of the padded array."""
+    shape = (10, 12, 9)[:ndim] if kernel not in ("zeta", "lgf", "hej4") else (10,) * ndim
+    g = fs.Grid(shape, tuple(0.1 * n for n in shape), periodic=False)
+    s = fs.PoissonSolver(g, kernel, geometry=geometry)
+    ref = green.padded_transfer(s.padded_kernel())
+    np.testing.assert_allclose(s.spectrum(), ref, rtol=0, atol=2e-15 * np.abs(ref).max())

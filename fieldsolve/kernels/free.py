@@ -9,6 +9,7 @@ trapezoidal rule (Marin, Runborg & Tornberg 2014), which turns the 2nd-order Hoc
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -16,13 +17,15 @@ import scipy.fft
 import scipy.special as sp
 
 from .. import fft
+from .._threads import get_num_threads
 from ..grid import signed_modes
+from ._octant import cell_integral, radial_octant
 from .base import names, register
 from .green import (INF, ZETA2_HALF, ZETA2_PRIME0, ZETA3, GreenKernel, _isotropic, _lag_radius,
                     green_function, long_range_green_function)
 
 __all__ = ["FreeKernel", "PointKernel", "IGFKernel", "HejlesenKernel", "Hej0Kernel", "VGFKernel",
-           "lag_indices", "pad_kernel", "padded_transfer"]
+           "lag_indices", "pad_kernel", "padded_transfer", "octant_transfer"]
 
 
 def lag_indices(n_padded):
@@ -79,6 +82,27 @@ def padded_transfer(padded, free_axes=None, imag_tol=1e-9):
     return np.ascontiguousarray(spec.real)
 
 
+def octant_transfer(octant):
+    """Real spectrum (rfft layout) of the ``2N``-padded even kernel, straight from its octant.
+
+    The padded kernel holds ``K[|lag|]`` for lags ``-N+1..N`` (with ``K[N]`` at index ``N``),
+    so its DFT is ``S[k] = K[0] + (-1)^k K[N] + 2 sum_{m=1}^{N-1} K[m] cos(pi k m / N)``, the
+    DCT-I of the ``N + 1`` octant values, on every axis; ``S[2N - k] = S[k]`` fills the rest
+    of the non-halved axes. So the spectrum costs one DCT-I of ``(N+1)^d`` reals and a mirror
+    copy instead of an FFT of the ``(2N)^d`` padded array (no padded temporaries). Equal to
+    :func:`padded_transfer` of :func:`pad_kernel` with ``P = 2N`` to rounding (tested).
+    """
+    dct = scipy.fft.dctn(np.asarray(octant, dtype=np.float64), type=1, workers=get_num_threads())
+    n = [m - 1 for m in dct.shape[:-1]]
+    out = np.empty(tuple(2 * m for m in n) + dct.shape[-1:])
+    # copy every block from dct (a source that is not `out` spares numpy an overlap copy)
+    for hi in itertools.product((False, True), repeat=len(n)):
+        dst = tuple(slice(m + 1, 2 * m) if h else slice(0, m + 1) for m, h in zip(n, hi))
+        src = tuple(slice(m - 1, 0, -1) if h else slice(None) for m, h in zip(n, hi))
+        out[dst] = dct[src]
+    return out
+
+
 class FreeKernel(GreenKernel):
     """A free-space kernel given by its octant lag array ``K[m]`` (cell volume included)."""
 
@@ -122,64 +146,13 @@ class FreeKernel(GreenKernel):
 
     def transfer(self, grid, padded_shape=None, geometry="volume"):
         """Real rfft-layout transform of :meth:`array` (the transfer function on the padded
-        grid)."""
-        return padded_transfer(self.array(grid, padded_shape, geometry))
-
-
-def _point_octant(spacing, counts, geometry):
-    """``h^d G(|m h|)`` on the octant (origin entry left as 0 for the caller to set)."""
-    r = _lag_radius(spacing, counts)
-    vol = math.prod(spacing)
-    nd = len(spacing)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = vol * green_function(r, nd, geometry)
-    k.flat[0] = 0.0
-    return k
-
-
-# cell integrals of the kernels (antiderivatives F with d^d F / dx1..dxd = G) ----------------
-def _F3(x, y, z):
-    r = np.sqrt(x * x + y * y + z * z)
-    return (x * y * np.log(z + r) + y * z * np.log(x + r) + z * x * np.log(y + r)
-            - 0.5 * x * x * np.arctan(y * z / (x * r)) - 0.5 * y * y * np.arctan(z * x / (y * r))
-            - 0.5 * z * z * np.arctan(x * y / (z * r)))
-
-
-def _F2log(x, y):
-    # d^2/dxdy of this is ln(r) = ln(x^2 + y^2) / 2
-    r2 = x * x + y * y
-    return 0.5 * (x * y * np.log(r2) - 3 * x * y + x * x * np.arctan(y / x) + y * y * np.arctan(x / y))
-
-
-def _F2inv(x, y):
-    # d^2/dxdy of this is 1/r
-    r = np.sqrt(x * x + y * y)
-    return x * np.log(y + r) + y * np.log(x + r)
-
-
-def _F1(x):
-    return x * np.abs(x) / 4  # d/dx of this is |x|/2
-
-
-def _cell_integral(spacing, counts, geometry):
-    """``int_{cell m} G d^dx`` on the octant by inclusion-exclusion over the 2^d corners."""
-    nd = len(spacing)
-    axes = [np.arange(n + 1, dtype=np.float64) * h for h, n in zip(spacing, counts)]
-    if geometry == "thin_disc":
-        F, scale = _F2inv, -1.0 / (4 * np.pi)
-    elif nd == 3:
-        F, scale = _F3, -1.0 / (4 * np.pi)
-    elif nd == 2:
-        F, scale = _F2log, 1.0 / (2 * np.pi)
-    else:
-        F, scale = _F1, 1.0
-    total = 0.0
-    for corner in np.ndindex(*(2,) * nd):
-        pts = [ax + (c - 0.5) * h for ax, c, h in zip(axes, corner, spacing)]
-        mesh = np.meshgrid(*pts, indexing="ij", sparse=True)
-        sign = (-1) ** (nd - sum(corner))
-        total = total + sign * F(*mesh)
-    return scale * total
+        grid): a DCT-I of the octant for ``2N`` padding (:func:`octant_transfer`), the FFT of
+        the padded array otherwise."""
+        padded_shape = tuple(padded_shape or self.padded_shape(grid))
+        octant = self.octant(grid.spacing, grid.shape, geometry)
+        if padded_shape == tuple(2 * n for n in grid.shape):
+            return octant_transfer(octant)
+        return padded_transfer(pad_kernel(octant, padded_shape))
 
 
 class PointKernel(FreeKernel):
@@ -252,14 +225,18 @@ class PointKernel(FreeKernel):
             vol = math.prod(spacing)
             radius = (3 * vol / (4 * np.pi)) ** (1 / 3)
             return -vol * 3 / (8 * np.pi * radius)  # sphere average of -1/(4 pi r) times volume
-        return float(_cell_integral(spacing, (0,) * nd, geometry).flat[0])
+        return float(cell_integral(spacing, (0,) * nd, geometry).flat[0])
 
     def octant(self, spacing, counts, geometry="volume"):
+        nd = len(spacing)
         if self.split is not None:
-            return math.prod(spacing) * long_range_green_function(
-                _lag_radius(spacing, counts), len(spacing), self.split)
-        k = _point_octant(spacing, counts, geometry)
-        k.flat[0] = self.origin_value(spacing, geometry)
+            k = radial_octant(lambda r: long_range_green_function(r, nd, self.split),
+                               spacing, counts)
+        else:
+            k = radial_octant(lambda r: green_function(r, nd, geometry), spacing, counts)
+        k *= math.prod(spacing)
+        if self.split is None:
+            k.flat[0] = self.origin_value(spacing, geometry)
         return k
 
     # -- mixed periodic/free boundaries -------------------------------------------------------
@@ -327,7 +304,7 @@ class IGFKernel(FreeKernel):
     geometries = ("volume", "thin_disc")
 
     def octant(self, spacing, counts, geometry="volume"):
-        return _cell_integral(spacing, counts, geometry)
+        return cell_integral(spacing, counts, geometry)
 
 
 # Hejlesen regularised kernels ----------------------------------------------------------------
@@ -395,8 +372,10 @@ class HejlesenKernel(FreeKernel):
 
     def octant(self, spacing, counts, geometry="volume"):
         h = _isotropic(spacing, self.name)
-        r = _lag_radius(spacing, counts)
-        return h ** len(spacing) * self.green(r, len(spacing), eps=self.alpha * h)
+        nd = len(spacing)
+        k = radial_octant(lambda r: self.green(r, nd, eps=self.alpha * h), spacing, counts)
+        k *= h ** nd
+        return k
 
 
 class Hej0Kernel(FreeKernel):
@@ -424,8 +403,9 @@ class Hej0Kernel(FreeKernel):
         h = _isotropic(spacing, self.name)
         if len(spacing) != 3:
             raise ValueError("kernel 'hej0' exists in 3D only")
-        r = _lag_radius(spacing, counts)
-        return h**3 * self.green(r, sigma=h / np.pi)
+        k = radial_octant(lambda r: self.green(r, sigma=h / np.pi), spacing, counts)
+        k *= h**3
+        return k
 
 
 class VGFKernel(FreeKernel):
@@ -472,25 +452,52 @@ class VGFKernel(FreeKernel):
         nd = len(spacing)
         boxes = [h * n for h, n in zip(spacing, counts)]
         L = float(self.options.get("L") or 1.1 * math.sqrt(sum(b * b for b in boxes)))
-        ks = []
-        sig_n = []
+        sig_n, dk = [], []
         for h, n, d in zip(spacing, counts, boxes):
             sigma = max(4, math.ceil((L + d) / d - 1e-12))
             if (sigma * n) % 2:
                 sigma += 1
-            m = sigma * n
-            sig_n.append(m)
-            ks.append(2 * np.pi * np.arange(m // 2 + 1) / (m * h))
-        ghat = np.empty(tuple(k.size for k in ks))
-        rest = np.meshgrid(*ks[1:], indexing="ij", sparse=True)
-        rest2 = sum(k * k for k in rest) if nd > 1 else 0.0
-        # slab by slab: the (2N+1)^3 array is ~1 GiB at N = 256, its temporaries would be several
-        for i, k0 in enumerate(ks[0]):
-            ghat[i] = self.transfer_truncated(np.sqrt(k0 * k0 + rest2), L, nd, geometry)
-        full = scipy.fft.dctn(ghat, type=1, workers=-1, overwrite_x=True)
-        del ghat
+            sig_n.append(sigma * n)
+            dk.append(2 * np.pi / (sigma * n * h))
+        size = [m // 2 + 1 for m in sig_n]  # Fourier samples k_j = j dk, j = 0..m/2
+
+        def dct(x, axis, keep):  # inverse DCT-I along axis, keeping the lags 0..keep-1
+            y = scipy.fft.dct(x, type=1, axis=axis, workers=get_num_threads())
+            return y[(slice(None),) * axis + (slice(0, keep),)]
+
+        def ghat(k):
+            return self.transfer_truncated(k, L, nd, geometry)
+
+        if nd == 1:
+            full = dct(ghat(dk[0] * np.arange(size[0])), 0, counts[0] + 1)
+            return full / sig_n[0]
+        # the (sigma N / 2 + 1)^d samples (~1 GiB at N = 256) are never held at once: in
+        # chunks of planes along axis 0, the other axes are transformed and cut to N + 1 lags
+        stage = np.empty((size[0],) + tuple(n + 1 for n in counts[1:]))
+        chunk = max(1, (1 << 22) // math.prod(size[1:]))
+        radial = nd == 3 and max(dk) - min(dk) <= 1e-12 * dk[0]
+        if radial:  # G_hat once per distinct integer |j|^2, then gathered
+            from ._octant import radial_gather
+
+            table = ghat(dk[0] * np.sqrt(np.arange(sum((s - 1) ** 2 for s in size) + 1.0)))
+        else:
+            rest = np.meshgrid(*[d * np.arange(s) for d, s in zip(dk[1:], size[1:])],
+                               indexing="ij", sparse=True)
+            rest2 = sum(k * k for k in rest)
+        for i in range(0, size[0], chunk):
+            i1 = min(i + chunk, size[0])
+            if radial:
+                part = np.empty((i1 - i,) + tuple(size[1:]))
+                radial_gather(table, part, i)
+            else:
+                k0 = dk[0] * np.arange(i, i1).reshape((-1,) + (1,) * (nd - 1))
+                part = ghat(np.sqrt(k0 * k0 + rest2))
+            for a in range(nd - 1, 0, -1):
+                part = dct(part, a, counts[a] + 1)
+            stage[i:i1] = part
+        full = dct(stage, 0, counts[0] + 1)
         full /= math.prod(sig_n)
-        return np.ascontiguousarray(full[tuple(slice(0, n + 1) for n in counts)])
+        return np.ascontiguousarray(full)
 
 
 register("free", "zeta", lambda **o: PointKernel("zeta", **o))
