@@ -279,6 +279,50 @@ def test_optimal_alias_sum_matches_closed_form():
 
 
 # -- fast set-up: each shortcut against the plain evaluation it replaces -------------------------
+def test_lgf_far_series_terms_gain_two_powers_of_r():
+    """The series truncated after t corrections misses O(r^-(2t+3)) in 3D (r^-(2t+2) in 2D):
+    slope of the largest error on the shells 16 <= |m| < 17 and 24 <= |m| < 25 (quadrature
+    reference, whose own error is below 1e-13 here)."""
+    from fieldsolve.kernels import lattice
+
+    for d, series, quad in ((3, lattice.lgf3_series, lattice.lgf3), (2, lattice.lgf2_series, lattice.lgf2)):
+        idx = np.stack(np.meshgrid(*[np.arange(26)] * d, indexing="ij"), -1).reshape(-1, d)
+        r = np.linalg.norm(idx, axis=1)
+        shells = [idx[(r >= R) & (r < R + 1)] for R in (16, 24)]
+        exact = [quad(m, series_from=np.inf) for m in shells]
+        for t in range(4):
+            err = [np.abs(series(m, t) - e).max() for m, e in zip(shells, exact)]
+            slope = np.log(err[1] / err[0]) / np.log(24.5 / 16.5)
+            assert abs(slope + 2 * t + (3 if d == 3 else 2)) < 0.4, (d, t, slope)
+
+
+def test_lgf_hybrid_octant_matches_quadrature_and_inverts_the_stencil():
+    """From |m| = 32 on the octant uses the series: it equals the quadrature to its error (3D
+    3e-16, 2D 1e-12 here) and the 7/5-point Laplacian of the octant is delta to 1e-15 / 2e-13
+    across the switch radius (to 1e-17 / 1e-15 beyond it, where only the series is used)."""
+    from fieldsolve.kernels import lattice
+
+    counts = (44, 40, 36)
+    o = lattice._lgf_octant(counts)
+    idx = np.stack(np.meshgrid(*[np.arange(n + 1) for n in counts], indexing="ij"), -1)
+    assert np.abs(o - lattice.lgf3(idx, series_from=np.inf)).max() < 1.5e-15
+    lap = -6 * o[1:-1, 1:-1, 1:-1]
+    for a in range(3):
+        hi, lo = [slice(1, -1)] * 3, [slice(1, -1)] * 3
+        hi[a], lo[a] = slice(2, None), slice(0, -2)
+        lap = lap + o[tuple(hi)] + o[tuple(lo)]
+    r = np.sqrt(sum(x * x for x in np.meshgrid(*[np.arange(1, n) for n in counts], indexing="ij")))
+    assert np.abs(lap[r > 1]).max() < 1e-15 and np.abs(lap[r > 34]).max() < 1e-17
+    o2 = lattice._lgf_octant((80, 70))
+    idx2 = np.stack(np.meshgrid(np.arange(81), np.arange(71), indexing="ij"), -1)
+    assert np.abs(o2 - lattice.lgf2(idx2, series_from=np.inf)).max() < 3e-12
+    lap2 = o2[2:, 1:-1] + o2[:-2, 1:-1] + o2[1:-1, 2:] + o2[1:-1, :-2] - 4 * o2[1:-1, 1:-1]
+    r2 = np.hypot(*np.meshgrid(np.arange(1, 80), np.arange(1, 70), indexing="ij"))
+    assert np.abs(lap2[r2 > 1]).max() < 2e-13 and np.abs(lap2[r2 > 34]).max() < 2e-15
+    # near the origin: the quadrature (evaluated once per sorted lag)
+    np.testing.assert_allclose(o[:5, :5, :5], lattice.lgf3(idx[:5, :5, :5]), rtol=1e-15)
+
+
 @pytest.mark.parametrize("shape", [(6, 9, 5), (7, 4), (12,), (2, 2, 2)])
 def test_octant_transfer_equals_padded_fft(shape):
     octant = np.random.default_rng(3).standard_normal(shape)
