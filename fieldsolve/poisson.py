@@ -18,10 +18,15 @@ Boundary conditions come from ``grid.periodic``, axis by axis:
   axes, padded to ``2N``. Only the point kernels ``"zeta"`` (4th order) and ``"chat2"``.
 
 The free-space kernel spectrum is real (even kernel); it is computed once per solver and dtype
-and kept as a real array (half the memory of the complex layout).
+and kept as a real array (half the memory of the complex layout), shared in memory between solvers
+of the same grid, kernel and options, and optionally on disk (:func:`set_kernel_cache`).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 import warnings
 from collections import OrderedDict
 
@@ -33,7 +38,7 @@ from .kernels import (GRADIENTS, Kernel, PeriodicKernel, differencing_symbols, g
 from .kernels.differencing import fd_derivative
 from .grid import Grid
 
-__all__ = ["PoissonSolver", "gradient"]
+__all__ = ["PoissonSolver", "gradient", "set_kernel_cache", "kernel_cache_path"]
 
 _GEOMETRIES = ("volume", "thin_disc")
 _SOLVER_OPTIONS = ("padding", "pruned", "warn_mean", "keep_buffer", "transfer")
@@ -42,6 +47,78 @@ _SOLVER_OPTIONS = ("padding", "pruned", "warn_mean", "keep_buffer", "transfer")
 _SPECTRUM_CACHE: OrderedDict = OrderedDict()
 _SPECTRUM_CACHE_SIZE = 6
 _SPECTRUM_CACHE_BYTES = 1 << 30
+_DISK = {"path": None, "set": False}
+_DISK_FORMAT = 1  # bump when the file layout or any kernel's values change
+
+
+def set_kernel_cache(path):
+    """Keep free-space kernel spectra on disk in the directory ``path`` (created when needed);
+    ``None`` turns the cache off. Overrides ``$FIELDSOLVE_KERNEL_CACHE``.
+
+    Off by default. With the cache on, a solver whose kernel is given by name (no ``transfer=``)
+    on a grid with a free axis looks its float64 spectrum up under a key of kernel name,
+    options, grid shape, spacing, periodicity, padding, geometry and dtype, and writes it
+    there after computing it (temporary file + rename: readers never see half a file). A file
+    that cannot be read, or holds another key or shape, is reported with a ``RuntimeWarning``
+    and recomputed (and rewritten). Files are never deleted: the directory is the user's."""
+    _DISK["path"] = None if path is None else os.fspath(path)
+    _DISK["set"] = True
+
+
+def kernel_cache_path():
+    """The on-disk kernel-spectrum cache directory, or ``None`` when off: the value given to
+    :func:`set_kernel_cache`, else ``$FIELDSOLVE_KERNEL_CACHE`` (unset, empty, ``off``,
+    ``none`` or ``0``: off)."""
+    if _DISK["set"]:
+        return _DISK["path"]
+    env = os.environ.get("FIELDSOLVE_KERNEL_CACHE", "").strip()
+    return None if env.lower() in ("", "off", "none", "0") else env
+
+
+def _disk_file(key):
+    """Path of the cache file for ``key`` (a JSON-able dict), and the key as bytes."""
+    data = json.dumps(key, sort_keys=True).encode()
+    name = "spectrum-" + hashlib.sha256(data).hexdigest()[:32] + ".npy"
+    return os.path.join(kernel_cache_path(), name), data
+
+
+def _disk_load(key, shape):
+    """The cached spectrum for ``key``, or ``None`` (missing file; unusable file: warned)."""
+    path, data = _disk_file(key)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, "rb") as fh:  # two .npy records: the key, then the spectrum
+            stored = np.lib.format.read_array(fh, allow_pickle=False)
+            if stored.dtype != np.uint8 or stored.tobytes() != data:
+                raise ValueError("it holds another kernel (key mismatch)")
+            spec = np.lib.format.read_array(fh, allow_pickle=False)
+        if spec.shape != shape or spec.dtype != np.float64:
+            raise ValueError(f"shape {spec.shape} / dtype {spec.dtype}, expected {shape} float64")
+        return spec
+    except Exception as exc:  # noqa: BLE001 - a cache must never break a solve
+        warnings.warn(f"fieldsolve: ignoring kernel cache file {path!r} ({exc}); recomputing",
+                      RuntimeWarning, stacklevel=4)
+        return None
+
+
+def _disk_save(key, spec):
+    path, data = _disk_file(key)
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".spectrum-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.lib.format.write_array(fh, np.frombuffer(data, np.uint8))
+                np.lib.format.write_array(fh, np.ascontiguousarray(spec))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        warnings.warn(f"fieldsolve: cannot write the kernel cache in {folder!r} ({exc})",
+                      RuntimeWarning, stacklevel=4)
 
 
 def _empty_aligned(shape, dtype):
@@ -184,8 +261,9 @@ class PoissonSolver:
     def spectrum(self, dtype=np.float64):
         """Real Fourier symbol of the kernel on the rfft layout of :attr:`padded_shape`.
 
-        Computed once (in float64) and cached per dtype. For periodic kernels this is
-        ``G_hat(k)`` with ``G_hat(0) = 0``."""
+        Computed once (in float64) and cached per dtype, in memory and, when
+        :func:`set_kernel_cache` is on, on disk. For periodic kernels this is ``G_hat(k)`` with
+        ``G_hat(0) = 0``."""
         dtype = np.dtype(dtype)
         spec = self._spec.get(dtype)
         if spec is None:
@@ -193,7 +271,12 @@ class PoissonSolver:
             if base is None and self._cache_key is not None:
                 base = _SPECTRUM_CACHE.get(self._cache_key)
             if base is None:
-                base = self._build_spectrum()
+                disk = self._disk_key()
+                base = None if disk is None else _disk_load(disk, self._spectrum_shape())
+                if base is None:
+                    base = self._build_spectrum()
+                    if disk is not None:
+                        _disk_save(disk, base)
                 base.setflags(write=False)
                 if self._cache_key is not None:
                     _SPECTRUM_CACHE[self._cache_key] = base
@@ -209,6 +292,25 @@ class PoissonSolver:
                 spec.setflags(write=False)
                 self._spec[dtype] = spec
         return spec
+
+    def _spectrum_shape(self):
+        shape = list(self.padded_shape)
+        shape[-1] = shape[-1] // 2 + 1
+        return tuple(shape)
+
+    def _disk_key(self):
+        """Key of this solver's spectrum in the on-disk cache, or None (cache off, periodic
+        grid, kernel object or ``transfer=``)."""
+        if self._cache_key is None or self.grid.all_periodic or kernel_cache_path() is None:
+            return None
+        g, (_, geometry, padded, name, opts) = self.grid, self._cache_key
+        import fieldsolve
+
+        return {"format": _DISK_FORMAT, "version": fieldsolve.__version__, "kernel": name,
+                "options": [list(o) for o in opts], "shape": list(g.shape),
+                "spacing": [float(h).hex() for h in g.spacing], "periodic": list(g.periodic),
+                "padded_shape": list(padded), "padding": self.padding, "geometry": geometry,
+                "dtype": "float64"}
 
     def padded_kernel(self):
         """Real-space free-space kernel on the padded grid (origin at index 0)."""

@@ -5,6 +5,7 @@ prototypes) within a factor 1.5 either way for algebraic kernels, and the observ
 ``log2(err_N / err_2N)`` within 0.15 of the reference order. Spectral kernels get an upper
 bound only (their floor is round-off).
 """
+import io
 import math
 import warnings
 
@@ -580,3 +581,108 @@ def test_bad_input():
         s.gradient(np.zeros((8, 8)), method="spectral")
     with pytest.raises(ValueError, match="unknown"):
         s.gradient(np.zeros((8, 8)), method="fd8")
+
+
+# -- on-disk kernel-spectrum cache ------------------------------------------------------------
+@pytest.fixture
+def disk_cache(tmp_path, monkeypatch):
+    """A fresh cache directory via the environment; set_kernel_cache state restored after."""
+    from fieldsolve import poisson
+
+    monkeypatch.setitem(poisson._DISK, "set", False)
+    monkeypatch.setitem(poisson._DISK, "path", None)
+    monkeypatch.setenv("FIELDSOLVE_KERNEL_CACHE", str(tmp_path))
+    poisson._SPECTRUM_CACHE.clear()
+    yield tmp_path
+    poisson._SPECTRUM_CACHE.clear()
+
+
+def _cache_files(path):
+    return sorted(p.name for p in path.iterdir())
+
+
+def test_kernel_cache_is_off_by_default(monkeypatch, tmp_path):
+    from fieldsolve import poisson
+
+    monkeypatch.setitem(poisson._DISK, "set", False)
+    monkeypatch.delenv("FIELDSOLVE_KERNEL_CACHE", raising=False)
+    assert poisson.kernel_cache_path() is None
+    monkeypatch.setenv("FIELDSOLVE_KERNEL_CACHE", "off")
+    assert poisson.kernel_cache_path() is None
+    monkeypatch.setenv("FIELDSOLVE_KERNEL_CACHE", str(tmp_path))
+    assert poisson.kernel_cache_path() == str(tmp_path)
+    poisson.set_kernel_cache(None)  # the function overrides the environment
+    assert poisson.kernel_cache_path() is None
+    monkeypatch.chdir(tmp_path)
+    PoissonSolver(fs.Grid((8, 8, 8), 1.0, periodic=False), "lgf").spectrum()
+    assert _cache_files(tmp_path) == []
+
+
+def test_kernel_cache_roundtrip_and_keys(disk_cache, monkeypatch):
+    """Written once, read back bitwise (without recomputing); one file per key."""
+    from fieldsolve import poisson
+
+    g = fs.Grid((8, 10, 6), (0.8, 1.0, 0.6), periodic=False)
+    ref = PoissonSolver(g, "lgf").spectrum()
+    assert len(_cache_files(disk_cache)) == 1 and _cache_files(disk_cache)[0].endswith(".npy")
+    poisson._SPECTRUM_CACHE.clear()
+
+    def no_build(self):
+        raise AssertionError("spectrum recomputed instead of read from the disk cache")
+
+    with monkeypatch.context() as m:
+        m.setattr(PoissonSolver, "_build_spectrum", no_build)
+        s = PoissonSolver(g, "lgf")
+        assert np.array_equal(s.spectrum(), ref) and not s.spectrum().flags.writeable
+        assert s.spectrum(np.float32).dtype == np.float32
+    # every key component gets its own file; periodic grids, kernel objects and transfer=
+    # callables are not cached
+    PoissonSolver(g, "hej4").spectrum()
+    PoissonSolver(g, "hej4", alpha=1.0).spectrum()
+    PoissonSolver(g, "lgf", padding="2n-1").spectrum()
+    PoissonSolver(fs.Grid((8, 10, 6), (1.6, 2.0, 1.2), periodic=False), "lgf").spectrum()
+    PoissonSolver(fs.Grid((8, 8), 1.0, periodic=False), "igf", geometry="thin_disc").spectrum()
+    assert len(_cache_files(disk_cache)) == 6
+    PoissonSolver(fs.Grid((8, 8, 8), 1.0)).spectrum()
+    PoissonSolver(g, fs.get_kernel("zeta")).spectrum()
+    PoissonSolver(g, "zeta", transfer=lambda pg: 2.0).spectrum()
+    assert len(_cache_files(disk_cache)) == 6  # and no temporary files left behind
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "foreign", "wrong_shape"])
+def test_kernel_cache_survives_bad_files(disk_cache, damage):
+    """An unusable file is reported, recomputed and rewritten."""
+    from fieldsolve import poisson
+
+    g = fs.Grid((8, 8, 8), 1.0, periodic=False)
+    ref = PoissonSolver(g, "igf").spectrum()
+    (path,) = disk_cache.iterdir()
+    raw = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not a cache file" * 10)
+    else:
+        with open(path, "wb") as fh:
+            key = np.frombuffer(b"another kernel" if damage == "foreign" else
+                                np.lib.format.read_array(io.BytesIO(raw)).tobytes(), np.uint8)
+            np.lib.format.write_array(fh, key)
+            np.lib.format.write_array(fh, np.zeros((3, 4)))
+    poisson._SPECTRUM_CACHE.clear()
+    with pytest.warns(RuntimeWarning, match="ignoring kernel cache file"):
+        got = PoissonSolver(g, "igf").spectrum()
+    assert np.array_equal(got, ref)
+    assert path.read_bytes() == raw  # recomputed and rewritten
+
+
+def test_kernel_cache_unwritable_directory_warns(tmp_path, monkeypatch):
+    from fieldsolve import poisson
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setitem(poisson._DISK, "set", True)
+    monkeypatch.setitem(poisson._DISK, "path", str(blocker / "cache"))
+    poisson._SPECTRUM_CACHE.clear()
+    with pytest.warns(RuntimeWarning, match="cannot write the kernel cache"):
+        s = PoissonSolver(fs.Grid((8, 8), 1.0, periodic=False), "lgf").spectrum()
+    assert s.shape == (16, 9)
