@@ -475,26 +475,33 @@ class VGFKernel(FreeKernel):
         # chunks of planes along axis 0, the other axes are transformed and cut to N + 1 lags
         stage = np.empty((size[0],) + tuple(n + 1 for n in counts[1:]))
         chunk = max(1, (1 << 22) // math.prod(size[1:]))
-        radial = nd == 3 and max(dk) - min(dk) <= 1e-12 * dk[0]
-        if radial:  # G_hat once per distinct integer |j|^2, then gathered
-            from ._octant import radial_gather
+        if nd == 3 and max(dk) - min(dk) <= 1e-12 * dk[0]:
+            # radial: the line (i, j, :) depends on i^2 + j^2 only, so it is sampled and
+            # transformed once per distinct value (about half of the pairs), then gathered
+            sq = [np.arange(n) ** 2 for n in size]
+            s01, inv = np.unique(sq[0][:, None] + sq[1][None, :], return_inverse=True)
+            inv = inv.reshape(size[0], size[1])
+            table = ghat(dk[0] * np.sqrt(np.arange(s01[-1] + sq[2][-1] + 1.0)))
+            lines = np.empty((s01.size, counts[2] + 1))
+            step = max(1, (1 << 22) // size[2])
+            for u in range(0, s01.size, step):
+                lines[u:u + step] = dct(table[s01[u:u + step, None] + sq[2]], 1, counts[2] + 1)
 
-            table = ghat(dk[0] * np.sqrt(np.arange(sum((s - 1) ** 2 for s in size) + 1.0)))
+            def planes(i, i1):
+                return dct(lines[inv[i:i1]], 1, counts[1] + 1)
         else:
-            rest = np.meshgrid(*[d * np.arange(s) for d, s in zip(dk[1:], size[1:])],
+            rest = np.meshgrid(*[d * np.arange(n) for d, n in zip(dk[1:], size[1:])],
                                indexing="ij", sparse=True)
             rest2 = sum(k * k for k in rest)
-        for i in range(0, size[0], chunk):
-            i1 = min(i + chunk, size[0])
-            if radial:
-                part = np.empty((i1 - i,) + tuple(size[1:]))
-                radial_gather(table, part, i)
-            else:
+
+            def planes(i, i1):
                 k0 = dk[0] * np.arange(i, i1).reshape((-1,) + (1,) * (nd - 1))
                 part = ghat(np.sqrt(k0 * k0 + rest2))
-            for a in range(nd - 1, 0, -1):
-                part = dct(part, a, counts[a] + 1)
-            stage[i:i1] = part
+                for a in range(nd - 1, 0, -1):
+                    part = dct(part, a, counts[a] + 1)
+                return part
+        for i in range(0, size[0], chunk):
+            stage[i:i + chunk] = planes(i, min(i + chunk, size[0]))
         full = dct(stage, 0, counts[0] + 1)
         full /= math.prod(sig_n)
         return np.ascontiguousarray(full)
