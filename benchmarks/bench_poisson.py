@@ -3,19 +3,24 @@
 * periodic solve vs the bare FFT round trip (rfftn + irfftn) of the same grid (target <= 1.15x)
 * free-space solve, pruned and unpruned, vs the periodic solve at the same N (target <= 3x),
   and the share of the pruned solve spent in its transforms alone (the floor of the method)
-* kernel set-up time (zeta, LGF, VGF via DCT-I), separately
 * peak memory of the free-space solve (tracemalloc, plans and kernel cached, the pruned
   solver's kept work buffer dropped first) relative to one padded complex array of
   (2N)^2 (N+1) entries (target <= 2.5x), and what the pruned solver holds between solves
+* kernel set-up / one free-space solve, per free kernel: the float64 spectrum built from
+  scratch (in-memory caches and the LGF quadrature table cleared, disk cache off) against the
+  pruned ``zeta`` solve of the same N, run alternately (targets: <= 2 for every kernel but
+  ``lgf``, <= 5 for ``lgf``)
 
-Usage: python benchmarks/bench_poisson.py [--quick] [--sizes 64 128 256] [--repeat 3] [--threads 1]
-``--quick`` runs N = 64, 128 only. Times are the median of ``--repeat`` runs (seconds).
+Usage: python benchmarks/bench_poisson.py [--quick] [--sizes 64 128 256] [--repeat 3]
+       [--threads 1] [--section all|solve|setup] [--kernels zeta lgf ...]
+``--quick`` runs N = 64, 128 only. Times: min / median / max of ``--repeat`` runs (seconds),
+ratios of medians; the conditions (load, steal time, threads, versions) are printed around them.
 """
 from __future__ import annotations
 
 import argparse
 import gc
-import sys
+import statistics
 import time
 import tracemalloc
 import warnings
@@ -23,8 +28,15 @@ import warnings
 import numpy as np
 
 import fieldsolve as fs
+from conditions import Conditions, spread, timings
 from fieldsolve import fft
 from fieldsolve.poisson import PoissonSolver
+
+SETUP_KERNELS = ("zeta", "chat2", "igf", "hej2", "hej4", "hej6", "hej8", "hej10", "hej0", "vgf",
+                 "lgf")
+WARMUP = ("every timed function is called once first (numba JIT from its disk cache, FFTW plans "
+          "from wisdom, first touch of fresh memory), then timed --repeat times; set-up and "
+          "solve alternate")
 
 
 def best(fn, repeat):
@@ -133,15 +145,47 @@ def run(sizes, dtypes, repeat):
                   f"unpruned {mem_un:4.2f} padded-complex (scipy.fft: {smem_pr:4.2f} / {smem_un:4.2f}); "
                   f"held between pruned solves (buffer + kernel spectrum) {held:4.2f}",
                   flush=True)
-        # kernel set-up (float64 spectrum, from scratch)
-        for name in ("zeta", "lgf", "vgf"):
-            fs.kernels.lattice._lgf_octant.cache_clear()
-            fs.poisson._SPECTRUM_CACHE.clear()
-            t0 = time.perf_counter()
-            PoissonSolver(fs.Grid((n,) * 3, 1.0, periodic=False), name).spectrum()
-            dt_setup = time.perf_counter() - t0
-            print(f"N={n:4d} kernel set-up {name:5s} {dt_setup:8.3f}s", flush=True)
-            rows.append(dict(n=n, setup=name, seconds=dt_setup))
+    return rows
+
+
+def _fresh_spectrum(grid, name):
+    """The float64 spectrum of kernel ``name`` built from scratch: every in-memory cache of the
+    solver and of the lattice Green's function cleared, the disk cache off."""
+    from fieldsolve.kernels import lattice
+
+    fs.poisson._SPECTRUM_CACHE.clear()
+    for obj in vars(lattice).values():
+        if callable(getattr(obj, "cache_clear", None)):
+            obj.cache_clear()
+    if hasattr(fs.poisson, "set_kernel_cache"):
+        fs.poisson.set_kernel_cache(None)
+    return PoissonSolver(grid, name).spectrum()
+
+
+def setup_ratios(sizes, kernels, repeat):
+    """Kernel set-up against one pruned free-space solve (zeta, float64) of the same N."""
+    rows = []
+    for n in sizes:
+        g = fs.Grid((n,) * 3, 1.0, periodic=False)
+        f = np.random.default_rng(0).standard_normal(g.shape)
+        solver = PoissonSolver(g, "zeta")
+        solver.solve(f)
+        first = {}
+        for name in kernels:
+            t = time.perf_counter()
+            _fresh_spectrum(g, name)  # warm-up
+            first[name] = time.perf_counter() - t
+            setups, solves = [], []
+            for _ in range(repeat):
+                solves += timings(lambda: solver.solve(f), 1)
+                setups += timings(lambda: _fresh_spectrum(g, name), 1)
+            ratio = statistics.median(setups) / statistics.median(solves)
+            target = 5 if name == "lgf" else 2
+            rows.append(dict(n=n, kernel=name, setup=setups, solve=solves, ratio=ratio,
+                             first=first[name]))
+            print(f"N={n:4d} set-up {name:6s} {spread(setups)} s   solve {spread(solves)} s   "
+                  f"set-up/solve {ratio:6.2f} (target <= {target}; {'ok' if ratio <= target else 'MISSED'})"
+                  f"   first call in this process {first[name]:.3g} s", flush=True)
     return rows
 
 
@@ -152,13 +196,20 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=None,
                    help="FFT threads (default: all cores; 1 gives steadier timings on a busy machine)")
+    p.add_argument("--section", choices=("all", "solve", "setup"), default="all")
+    p.add_argument("--kernels", nargs="*", default=list(SETUP_KERNELS),
+                   help="free kernels for the set-up section")
     args = p.parse_args(argv)
     if args.threads:
         fs.set_num_threads(args.threads)
     sizes = args.sizes or ([64, 128] if args.quick else [64, 128, 256])
-    print(f"fieldsolve {fs.__version__}, FFT backend {fft.get_backend()}, "
-          f"{fs.get_num_threads()} threads, python {sys.version.split()[0]}")
-    run(sizes, (np.float64, np.float32), args.repeat)
+    cond = Conditions(WARMUP)
+    print(cond.header(), flush=True)
+    if args.section in ("all", "solve"):
+        run(sizes, (np.float64, np.float32), args.repeat)
+    if args.section in ("all", "setup"):
+        setup_ratios(sizes, args.kernels, args.repeat)
+    print(cond.footer())
 
 
 if __name__ == "__main__":

@@ -29,6 +29,16 @@ def radial_gather(table, out, i0=0):
                 out[i, j, k] = table[b + k * k]
 
 
+@njit(parallel=True, **_JIT)
+def radial_rows(table, s, out):
+    """``out[u, l] = table[s[u] + l*l]``: the lines of a radial sample grid that share
+    ``s = i^2 + j^2``."""
+    for u in prange(out.shape[0]):
+        b = s[u]
+        for k in range(out.shape[1]):
+            out[u, k] = table[b + k * k]
+
+
 @njit(**_JIT)
 def _f3(x, y, z):
     """Antiderivative of ``1/r``: ``d^3 F / dx dy dz = 1 / sqrt(x^2 + y^2 + z^2)``."""

@@ -481,11 +481,16 @@ class VGFKernel(FreeKernel):
             sq = [np.arange(n) ** 2 for n in size]
             s01, inv = np.unique(sq[0][:, None] + sq[1][None, :], return_inverse=True)
             inv = inv.reshape(size[0], size[1])
+            from ._octant import radial_rows
+
             table = ghat(dk[0] * np.sqrt(np.arange(s01[-1] + sq[2][-1] + 1.0)))
             lines = np.empty((s01.size, counts[2] + 1))
             step = max(1, (1 << 22) // size[2])
+            rows = np.empty((min(step, s01.size), size[2]))
             for u in range(0, s01.size, step):
-                lines[u:u + step] = dct(table[s01[u:u + step, None] + sq[2]], 1, counts[2] + 1)
+                part = rows[:min(step, s01.size - u)]
+                radial_rows(table, s01[u:u + step], part)
+                lines[u:u + step] = dct(part, 1, counts[2] + 1)
 
             def planes(i, i1):
                 return dct(lines[inv[i:i1]], 1, counts[1] + 1)
@@ -502,9 +507,10 @@ class VGFKernel(FreeKernel):
                 return part
         for i in range(0, size[0], chunk):
             stage[i:i + chunk] = planes(i, min(i + chunk, size[0]))
-        full = dct(stage, 0, counts[0] + 1)
+        del planes  # and with it the radial lines
+        full = np.array(dct(stage, 0, counts[0] + 1))  # a copy: frees the uncut transform
         full /= math.prod(sig_n)
-        return np.ascontiguousarray(full)
+        return full
 
 
 register("free", "zeta", lambda **o: PointKernel("zeta", **o))
