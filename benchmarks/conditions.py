@@ -39,16 +39,21 @@ def _cpu_model():
 
 
 def versions(extra=()):
-    """``name version`` of Python, the numeric stack, fieldsolve and ``extra`` modules."""
+    """``name version`` of Python, the numeric stack, fieldsolve and the ``extra``
+    distributions (installed metadata, else the module's ``__version__``)."""
     import importlib
+    import importlib.metadata
 
     out = [f"python {sys.version.split()[0]}"]
     for name in ("numpy", "scipy", "numba", "pyfftw", "fieldsolve", *extra):
         try:
-            mod = importlib.import_module(name)
-            out.append(f"{name} {getattr(mod, '__version__', '?')}")
-        except ImportError:
-            out.append(f"{name} (not installed)")
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            try:
+                version = getattr(importlib.import_module(name), "__version__", "?")
+            except ImportError:
+                version = "(not installed)"
+        out.append(f"{name} {version}")
     return ", ".join(out)
 
 
