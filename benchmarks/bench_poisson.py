@@ -39,15 +39,17 @@ WARMUP = ("every timed function is called once first (numba JIT from its disk ca
           "solve alternate")
 
 
-def best(fn, repeat):
-    """Median wall time of ``repeat`` calls after a warm-up (medians: the machine is noisy)."""
+SPREADS = {}  # label -> wall times of the last best() call with that label
+
+
+def best(fn, repeat, label=None):
+    """Median wall time of ``repeat`` calls after a warm-up (medians: the machine is noisy);
+    the times are kept under ``label`` for the printed spread."""
     fn()  # warm-up: plans, caches
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+    times = timings(fn, repeat)
+    if label:
+        SPREADS[label] = times
+    return statistics.median(times)
 
 
 def peak_bytes(fn):
@@ -98,10 +100,11 @@ def run(sizes, dtypes, repeat):
             gf = fs.Grid((n,) * 3, 1.0, periodic=False)
             sp = PoissonSolver(gp)
             sp.spectrum(dt)
-            t_fft = best(lambda: fft.irfftn(fft.rfftn(f), f.shape, overwrite_input=True), repeat)
+            t_fft = best(lambda: fft.irfftn(fft.rfftn(f), f.shape, overwrite_input=True), repeat,
+                         "fft round trip")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                t_per = best(lambda: sp.solve(f), repeat)
+                t_per = best(lambda: sp.solve(f), repeat, "periodic")
             fs.poisson._SPECTRUM_CACHE.clear()  # time the set-up from scratch
             t0 = time.perf_counter()
             spr = PoissonSolver(gf, "zeta", pruned=True)
@@ -109,8 +112,8 @@ def run(sizes, dtypes, repeat):
             t_setup_zeta = time.perf_counter() - t0
             sun = PoissonSolver(gf, "zeta", pruned=False)
             sun._spec = spr._spec  # same kernel spectrum
-            t_pr = best(lambda: spr.solve(f), repeat)
-            t_un = best(lambda: sun.solve(f), repeat)
+            t_pr = best(lambda: spr.solve(f), repeat, "free pruned")
+            t_un = best(lambda: sun.solve(f), repeat, "free unpruned")
             fft_share = pruned_fft_share(spr, f, repeat)
             # the floor a 2N-padded solve competes with: one bare (2N)^3 FFT round trip
             fpad = np.zeros((2 * n,) * 3, dt)
@@ -143,8 +146,9 @@ def run(sizes, dtypes, repeat):
                   f"unpruned {t_un:8.4f}s ({t_un / t_per:4.2f}x)  pruned / bare (2N)^3 round trip "
                   f"{t_pr / t_pad:4.2f}x  peak mem pruned {mem_pr:4.2f} / "
                   f"unpruned {mem_un:4.2f} padded-complex (scipy.fft: {smem_pr:4.2f} / {smem_un:4.2f}); "
-                  f"held between pruned solves (buffer + kernel spectrum) {held:4.2f}",
-                  flush=True)
+                  f"held between pruned solves (buffer + kernel spectrum) {held:4.2f}\n"
+                  f"           spread (min / median / max, s): "
+                  + "; ".join(f"{k} {spread(v)}" for k, v in SPREADS.items()), flush=True)
     return rows
 
 
