@@ -24,6 +24,7 @@ of the same grid, kernel and options, and optionally on disk (:func:`set_kernel_
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import tempfile
@@ -304,9 +305,11 @@ class PoissonSolver:
         if self._cache_key is None or self.grid.all_periodic or kernel_cache_path() is None:
             return None
         g, (_, geometry, padded, name, opts) = self.grid, self._cache_key
-        import fieldsolve
-
-        return {"format": _DISK_FORMAT, "version": fieldsolve.__version__, "kernel": name,
+        try:
+            version = importlib.metadata.version("fieldsolve")
+        except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not installed
+            version = "unknown"
+        return {"format": _DISK_FORMAT, "version": version, "kernel": name,
                 "options": [list(o) for o in opts], "shape": list(g.shape),
                 "spacing": [float(h).hex() for h in g.spacing], "periodic": list(g.periodic),
                 "padded_shape": list(padded), "padding": self.padding, "geometry": geometry,

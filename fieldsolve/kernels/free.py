@@ -9,7 +9,6 @@ trapezoidal rule (Marin, Runborg & Tornberg 2014), which turns the 2nd-order Hoc
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -19,7 +18,7 @@ import scipy.special as sp
 from .. import fft
 from .._threads import get_num_threads
 from ..grid import signed_modes
-from ._octant import cell_integral, radial_octant
+from ._octant import cell_integral, octant_transfer, radial_octant
 from .base import names, register
 from .green import (INF, ZETA2_HALF, ZETA2_PRIME0, ZETA3, GreenKernel, _isotropic, _lag_radius,
                     green_function, long_range_green_function)
@@ -80,27 +79,6 @@ def padded_transfer(padded, free_axes=None, imag_tol=1e-9):
         raise ValueError("kernel spectrum is not real: the lag array is not even "
                          "(origin not at index 0 or wrong wrap)")
     return np.ascontiguousarray(spec.real)
-
-
-def octant_transfer(octant):
-    """Real spectrum (rfft layout) of the ``2N``-padded even kernel, straight from its octant.
-
-    The padded kernel holds ``K[|lag|]`` for lags ``-N+1..N`` (with ``K[N]`` at index ``N``),
-    so its DFT is ``S[k] = K[0] + (-1)^k K[N] + 2 sum_{m=1}^{N-1} K[m] cos(pi k m / N)``, the
-    DCT-I of the ``N + 1`` octant values, on every axis; ``S[2N - k] = S[k]`` fills the rest
-    of the non-halved axes. So the spectrum costs one DCT-I of ``(N+1)^d`` reals and a mirror
-    copy instead of an FFT of the ``(2N)^d`` padded array (no padded temporaries). Equal to
-    :func:`padded_transfer` of :func:`pad_kernel` with ``P = 2N`` to rounding (tested).
-    """
-    dct = scipy.fft.dctn(np.asarray(octant, dtype=np.float64), type=1, workers=get_num_threads())
-    n = [m - 1 for m in dct.shape[:-1]]
-    out = np.empty(tuple(2 * m for m in n) + dct.shape[-1:])
-    # copy every block from dct (a source that is not `out` spares numpy an overlap copy)
-    for hi in itertools.product((False, True), repeat=len(n)):
-        dst = tuple(slice(m + 1, 2 * m) if h else slice(0, m + 1) for m, h in zip(n, hi))
-        src = tuple(slice(m - 1, 0, -1) if h else slice(None) for m, h in zip(n, hi))
-        out[dst] = dct[src]
-    return out
 
 
 class FreeKernel(GreenKernel):
