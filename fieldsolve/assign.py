@@ -23,7 +23,7 @@ from . import fft
 from .grid import Grid
 from .windows import get_window
 
-__all__ = ["deposit", "interpolate", "sort_particles"]
+__all__ = ["deposit", "interpolate", "sort_particles", "check_positions"]
 
 _SERIAL_BELOW = 20_000  # below this many particles the slab sort costs more than it saves
 _READ_SORT_ABOVE = 32 << 20  # bytes per field component beyond which readout sorts by slab
@@ -279,6 +279,18 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise"):
     if index is not None:
         out = K.unsort_rows(out, index, np.empty_like(out))
     return out if vector else out[:, 0]
+
+
+def check_positions(grid, positions, scheme="cic", *, outside="raise"):
+    """Raise the ``ValueError`` that :func:`deposit` and :func:`interpolate` would raise for
+    ``positions`` (NaN or infinite values, stencils leaving a bounded axis), without a grid."""
+    _check_grid(grid)
+    if outside not in _OUTSIDE:
+        raise ValueError(f"outside={outside!r}; allowed: {_OUTSIDE}")
+    x = _positions(grid, positions)
+    params = _params(grid, get_window(scheme))
+    if K.check_positions(x, *params, outside == "drop").any():
+        _checked_positions(grid, x, params, outside)
 
 
 def sort_particles(grid, positions):

@@ -16,6 +16,7 @@ conditions, sources). :func:`load_config` reads YAML with a strict loader:
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import math
@@ -35,6 +36,21 @@ __all__ = ["ConfigError", "load_config", "parse_config", "load_yaml", "apply_ove
 
 class ConfigError(ValueError):
     """An invalid configuration or input; the message is one line naming key, value and rule."""
+
+
+# how an option is spelled in messages: the command line sets this (see fieldsolve.cli)
+COMMAND_LINE = contextvars.ContextVar("fieldsolve_command_line", default=False)
+_SPELLING = {"overwrite": ("--overwrite", "overwrite=True"), "resume": ("--resume DIR", "resume=True"),
+             "force": ("--force", "force=True"), "out": ("--out", "out=")}
+
+
+def option(name, value=None) -> str:
+    """An option as the user wrote it: ``--overwrite`` on the command line, ``overwrite=True``
+    from Python; with a value, ``--out runs/x`` or ``out='runs/x'``."""
+    text = _SPELLING[name][0 if COMMAND_LINE.get() else 1]
+    if value is None:
+        return text
+    return f"{text} {value}" if COMMAND_LINE.get() else f"{text}{str(value)!r}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,6 +613,22 @@ class PlasmaUnits(_Base):
     charge_si: PosFloat = Field(1.0, description="coulombs per code charge")
 
 
+def _memory_size(v):
+    if v is None:
+        return v
+    from .resources import parse_bytes
+
+    return parse_bytes(v)
+
+
+class ResourcesConfig(_Base):
+    """Limits checked before a run starts (see fieldsolve.resources)."""
+    max_memory: Annotated[Optional[int], BeforeValidator(_memory_size)] = Field(
+        None, description="refuse the run if its estimated peak memory exceeds this many bytes (a number "
+        "or a string such as '8 GiB'); null: the memory available on this machine. Set it higher to "
+        "run anyway (e.g. with swap), lower to keep headroom")
+
+
 class _RunBase(_Base):
     @model_validator(mode="after")
     def _gradient(self):
@@ -622,6 +654,7 @@ class _RunBase(_Base):
     threads: Optional[PosInt] = Field(None, description="threads for FFTs and deposit (null: all cores)")
     grid: GridConfig
     output: OutputConfig = OutputConfig()
+    resources: ResourcesConfig = ResourcesConfig()
 
 
 class NBodyConfig(_RunBase):
