@@ -289,19 +289,52 @@ def _failure(exc) -> str:
     return text + (f" (details in {log})" if log else " (run with --debug for the traceback)")
 
 
+def _redeliver_interrupt(unraisable):
+    """Ctrl-C that landed in a callback from C (llvmlite loading numba's cache) is only printed
+    there as 'Exception ignored'; raise it again in the main thread, once the callback has
+    returned (from another thread: raised here, it would be swallowed again)."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        import _thread
+        import threading
+
+        threading.Timer(0.01, _thread.interrupt_main).start()
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
+def _interrupt_message(exc) -> str:
+    run_dir = getattr(exc, "run_dir", None)
+    if run_dir is None:
+        return "fieldsolve: interrupted"
+    if getattr(exc, "resumable", False):
+        return f"fieldsolve: interrupted; continue from the last checkpoint with --resume {run_dir}"
+    return f"fieldsolve: interrupted before the first checkpoint; start {run_dir} again with --overwrite"
+
+
+def _interrupted(exc) -> bool:
+    """Ctrl-C that Python wrapped in another error (e.g. while a class body ran during an import)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def main(argv=None) -> int:
     """The command line; returns the exit status (see the module docstring)."""
     import signal
 
-    from .config import COMMAND_LINE
-
-    debug = False
-    token = COMMAND_LINE.set(True)
+    debug, token = False, None
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_interrupt
     try:
         if hasattr(signal, "SIGXFSZ"):  # a write past ulimit -f fails (exit 1) instead of killing us
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        from .config import ConfigError
+        from .config import COMMAND_LINE, ConfigError
         from .io import ReadError
+
+        token = COMMAND_LINE.set(True)
 
         args = build_parser().parse_args(argv)
         debug = args.debug
@@ -315,14 +348,20 @@ def main(argv=None) -> int:
             print(f"fieldsolve: error: {exc}", file=sys.stderr)
             return EXIT_INVALID
         except Exception as exc:  # noqa: BLE001 - one line for users, the traceback in the log
+            if _interrupted(exc):
+                raise KeyboardInterrupt from exc
             if debug:
                 traceback.print_exc()
             print(_failure(exc), file=sys.stderr)
             return EXIT_FAIL
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if debug:
             traceback.print_exc()
-        print("fieldsolve: interrupted", file=sys.stderr)
+        print(_interrupt_message(exc), file=sys.stderr)
         return 130
     finally:
-        COMMAND_LINE.reset(token)
+        sys.unraisablehook = previous_hook
+        if token is not None:
+            from .config import COMMAND_LINE
+
+            COMMAND_LINE.reset(token)

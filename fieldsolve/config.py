@@ -40,17 +40,21 @@ class ConfigError(ValueError):
 
 # how an option is spelled in messages: the command line sets this (see fieldsolve.cli)
 COMMAND_LINE = contextvars.ContextVar("fieldsolve_command_line", default=False)
-_SPELLING = {"overwrite": ("--overwrite", "overwrite=True"), "resume": ("--resume DIR", "resume=True"),
-             "force": ("--force", "force=True"), "out": ("--out", "out=")}
+_SPELLING = {  # name: (command line, with a value; Python, with a value)
+    "overwrite": ("--overwrite", "--overwrite", "overwrite=True", "overwrite=True"),
+    "resume": ("--resume DIR", "--resume {}", "resume=True", "resume=True, out={!r}"),
+    "force": ("--force", "--force", "force=True", "force=True"),
+    "out": ("--out", "--out {}", "out", "out={!r}"),
+}
 
 
 def option(name, value=None) -> str:
     """An option as the user wrote it: ``--overwrite`` on the command line, ``overwrite=True``
-    from Python; with a value, ``--out runs/x`` or ``out='runs/x'``."""
-    text = _SPELLING[name][0 if COMMAND_LINE.get() else 1]
+    from Python; with a value, e.g. ``--out runs/x`` or ``out='runs/x'``."""
+    cli, cli_value, py, py_value = _SPELLING[name]
     if value is None:
-        return text
-    return f"{text} {value}" if COMMAND_LINE.get() else f"{text}{str(value)!r}"
+        return cli if COMMAND_LINE.get() else py
+    return (cli_value if COMMAND_LINE.get() else py_value).format(str(value))
 
 
 # --------------------------------------------------------------------------------------------

@@ -102,7 +102,10 @@ def atomic_path(path):
         # h5py reports a failed write(2) (EFBIG, ENOSPC) while closing as a RuntimeError
         failed_io = isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and _HDF5_ERRNO.search(str(exc)))
         if failed_io and not isinstance(exc, WriteError):
-            raise WriteError(getattr(exc, "errno", None), f"cannot write {path}: {_reason(exc)}") from exc
+            err = WriteError(f"cannot write {path}: {_reason(exc)}")
+            m = _HDF5_ERRNO.search(str(exc))
+            err.errno = getattr(exc, "errno", None) or (int(m.group(1)) if m else None)
+            raise err from exc
         raise
 
 

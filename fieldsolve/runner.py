@@ -688,7 +688,7 @@ _META_KEYS = ("step", "time_hex", "epot_hex", "rng_state", "species", "kind", "c
 def _read_checkpoint(out, name):
     """``(path, state, meta)`` of ``out/checkpoints/name``, checked to hold a complete state."""
     path = out / "checkpoints" / name
-    where = f"{option('resume')} {out}: checkpoint {name}"
+    where = f"{option('resume', out)}: checkpoint {name}"
     try:
         state, meta = fio.read_checkpoint(path)
     except fio.ReadError as exc:
@@ -717,7 +717,7 @@ def _check_end(cfg, meta, out):
     key, end = _end_of(cfg)
     now = int(meta["step"]) if key == "time.steps" else float.fromhex(meta["time_hex"])
     if end < now * (1 - 1e-12):
-        raise ConfigError(f"{option('resume')} {out}: {key} = {end} is before the checkpoint "
+        raise ConfigError(f"{option('resume', out)}: {key} = {end} is before the checkpoint "
                           f"({'step' if key == 'time.steps' else 't ='} {now:g}); a resumed run can only "
                           "continue or be extended")
     return end > now * (1 + 1e-12)
@@ -741,11 +741,11 @@ def _plan_resume(config, out, overrides, force):
     out = Path(out)
     latest = out / "checkpoints" / "latest"
     if not latest.is_file():
-        raise ConfigError(f"{option('resume')} {out}: not a run directory with a checkpoint (checkpoints/latest)")
+        raise ConfigError(f"{option('resume', out)}: not a run directory with a checkpoint (checkpoints/latest)")
     try:
         name = latest.read_text().strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{option('resume')} {out}: cannot read checkpoints/latest ({exc})") from None
+        raise ConfigError(f"{option('resume', out)}: cannot read checkpoints/latest ({exc})") from None
     path, state, meta = _read_checkpoint(out, name)
     saved = load_config(meta["config"])  # the config the checkpointed state was made with
     if config is None:
@@ -755,12 +755,12 @@ def _plan_resume(config, out, overrides, force):
         if cfg.seed is None:
             cfg = cfg.model_copy(update={"seed": saved.seed})
     if cfg.kind != meta["kind"]:
-        raise ConfigError(f"{option('resume')} {out}: the checkpoint is of a kind={meta['kind']} run; "
+        raise ConfigError(f"{option('resume', out)}: the checkpoint is of a kind={meta['kind']} run; "
                           f"the config has kind={cfg.kind}")
     changed = [k for k in _diff_keys(saved.model_dump(mode="json"), cfg.model_dump(mode="json"))
                if not _mutable(k)]
     if changed:
-        raise ConfigError(f"{option('resume')} {out}: the config differs from the checkpointed run in "
+        raise ConfigError(f"{option('resume', out)}: the config differs from the checkpointed run in "
                           f"{', '.join(changed)}; only {', '.join(RESUME_MUTABLE)} may change")
     plan = _Plan(cfg, out, resume_from=path, checkpoint=(state, meta))
     if _check_end(cfg, meta, out) and meta.get("extend_from"):
@@ -850,8 +850,9 @@ def _run_in_dir(plan, progress, stop_after, echo, notes=()):
         except ConfigError as exc:
             log.error("invalid input: %s", exc)
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # during set-up, before the step loop traps signals
             log.error("interrupted before the run could stop cleanly (no checkpoint written now)")
+            exc.run_dir, exc.resumable = out, resume
             raise
         except Exception as exc:
             log.exception("run failed: %s", _describe(exc))
