@@ -94,7 +94,7 @@ def _checked_positions(grid, x, params, outside):
         idx = np.flatnonzero(status == 2 + a)
         if idx.size:
             lo, hi = grid.origin[a], grid.origin[a] + grid.box[a]
-            parts.append(f"axis {a}: {idx.size} (first index {idx[0]} at x={x[idx[0], a]!r}; "
+            parts.append(f"axis {a}: {idx.size} (first index {idx[0]} at x={float(x[idx[0], a])!r}; "
                          f"box [{lo}, {hi}))")
     if parts:
         raise ValueError("particle stencils leave the bounded grid on " + "; ".join(parts)

@@ -102,9 +102,9 @@ def _read(key, path, what):
         return what()
     except ConfigError:
         raise
-    except ReadError as exc:
+    except ValueError as exc:  # ReadError and the readers' own checks name the file first
         raise ConfigError(f"{key} = {str(path)!r}: {str(exc).removeprefix(f'{path}: ')}") from None
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, KeyError, TypeError, IndexError) as exc:
         raise ConfigError(f"{key} = {str(path)!r}: cannot read ({exc})") from None
 
 
