@@ -12,6 +12,9 @@ mesh            nbody/pic ``(4 + 4 d) F``; poisson ``(2 + 4 d) F`` (``(6 + 4 d) 
 free space      ``1.375 PF``: the Green's function spectrum, its set-up and the padded work
                 buffer (any isolated axis; padding 2n)
 runtime         48 MiB for the compiled kernels and FFT plans (2 MiB for les)
+libraries       what numpy, SciPy, pyFFTW, h5py (and numba for particles) add once imported:
+                a process that has imported them holds 160 MiB (105 MiB without numba:
+                poisson, les), less what this process holds now
 plots           44 MiB plus 48 B per particle (matplotlib, the last snapshot)
 ==============  =====================================================================
 
@@ -39,6 +42,8 @@ __all__ = ["estimate_memory", "available_memory", "check_memory", "effective_thr
 _MIB = 1 << 20
 _RUNTIME = {"nbody": 48 * _MIB, "pic": 48 * _MIB, "poisson": 48 * _MIB, "les": 2 * _MIB}
 _PLOTS, _PLOTS_PER_PARTICLE = 44 * _MIB, 48
+# resident size of a process that has imported what the run kind uses (numba: nbody, pic)
+_LIBRARIES = {"nbody": 160 * _MIB, "pic": 160 * _MIB, "poisson": 105 * _MIB, "les": 105 * _MIB}
 _FREE_SPACE = 1.375
 
 
@@ -133,9 +138,11 @@ def estimate_memory(cfg, n_particles=None) -> dict:
     parts.append((_RUNTIME[cfg.kind], "compiled kernels and FFT plans"))
     if getattr(cfg.output, "plots", False):
         parts.append((_PLOTS + _PLOTS_PER_PARTICLE * n, "plotting"))
+    process = _rss()
+    if process < _LIBRARIES[cfg.kind]:  # fieldsolve imports its libraries when first used
+        parts.append((_LIBRARIES[cfg.kind] - process, "libraries still to be imported"))
     parts = sorted(((int(b), d) for b, d in parts), reverse=True)
     run_bytes = sum(b for b, _ in parts)
-    process = _rss()
     item = np.dtype(cfg.output.dtype).itemsize
     comps = 2 * nd + nd * (nd + 1) // 2 + 2 if cfg.kind == "les" else 2 + nd
     snapshot = item * (cells * comps + 2 * nd * n) + 8 * n
