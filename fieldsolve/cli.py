@@ -200,9 +200,13 @@ def _cmd_schema(args):
 
     text = config_reference_markdown() if args.markdown else json.dumps(config_schema(), indent=1)
     if args.out:
-        from .io import atomic_write_text
+        from .config import ConfigError
+        from .io import WriteError, atomic_write_text
 
-        atomic_write_text(args.out, text + "\n")
+        try:
+            atomic_write_text(args.out, text + "\n")
+        except WriteError as exc:
+            raise ConfigError(f"--out {args.out}: {exc}") from None
         print(args.out)
     else:
         print(text)
