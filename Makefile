@@ -22,6 +22,7 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 
 run: $(STAMP_RUN)
 	$(PY) -m fieldsolve run configs/default.yaml --out runs/default --overwrite
+	@echo "fieldsolve is installed in $(VENV)/bin: run '. $(VENV)/bin/activate' to put it on PATH"
 
 test: $(STAMP_TEST)
 	$(PY) -m pytest -q -m "not slow"

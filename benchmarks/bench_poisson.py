@@ -135,7 +135,7 @@ def run(sizes, dtypes, repeat):
                   flush=True)
         # kernel set-up (float64 spectrum, from scratch)
         for name in ("zeta", "lgf", "vgf"):
-            fs.green._lgf_octant.cache_clear()
+            fs.kernels.lattice._lgf_octant.cache_clear()
             fs.poisson._SPECTRUM_CACHE.clear()
             t0 = time.perf_counter()
             PoissonSolver(fs.Grid((n,) * 3, 1.0, periodic=False), name).spectrum()

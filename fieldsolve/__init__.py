@@ -2,42 +2,52 @@
 the convolution kernel (an array of weights with a Fourier transfer function).
 
 Data flows one way: config -> grid/particles -> deposit -> solve -> interpolate -> integrate
--> write; the names below follow that order. They are imported on first use (PEP 562), so
-``import fieldsolve`` is instant and the command line can answer Ctrl-C during its start-up
-with one line instead of a traceback from inside numba or SciPy.
+-> write; the names below follow that order. Every name loads on first use (PEP 562): the
+library imports NumPy, SciPy, pyFFTW and numba when a numerical name is used; configs
+(pydantic, PyYAML), runs and files (h5py) and plots (matplotlib) when those are. ``import
+fieldsolve`` itself is instant, so the command line answers Ctrl-C during its start-up with one
+line instead of a traceback from inside an import.
 """
+import importlib
+
 # first, before numba and pyFFTW start their threads (see _threads)
 from ._threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
-    # grid, transforms, assignment windows, particle <-> mesh
-    "fft": "fft", "Grid": "grid",
-    "WINDOWS": "windows", "Window": "windows", "compensate": "windows", "get_window": "windows",
-    "window_alias_sum": "windows", "window_transfer": "windows",
-    "deposit": "assign", "interpolate": "assign", "sort_particles": "assign",
-    "power_spectrum": "power",
-    # Poisson: Green's functions, solver, analytic references, PM force law
-    "analytic": "analytic", "green": "green", "pm": "pm",
-    "get_kernel": "green", "kernel_names": "green", "PoissonSolver": "poisson",
+
+def _names(module, *names):
+    return {n: (module, n) for n in names}
+
+
+# name -> (module, attribute or None for the module itself)
+_LAZY = {
+    # grid, transforms, kernels, particle <-> mesh
+    "fft": ("fft", None), "kernels": ("kernels", None), **_names("grid", "Grid"),
+    **_names("kernels", "WINDOWS", "Window", "compensate", "get_kernel", "get_window", "kernel_names",
+             "window_alias_sum", "window_transfer"),
+    **_names("assign", "deposit", "interpolate", "sort_particles"), **_names("power", "power_spectrum"),
+    # Poisson: solver, analytic references, PM forces
+    "analytic": ("analytic", None), "pm": ("pm", None), **_names("poisson", "PoissonSolver"),
     # LES: filters, SGS stresses, spectra, synthetic turbulence, a-priori pipeline
-    "les": "les",
-    "Filter": "filters", "filter_field": "filters", "filter_kernel": "filters", "make_filter": "filters",
-    "transfer_function": "filters",
-    "dynamic_smagorinsky": "sgs", "leonard_stress": "sgs", "sgs_dissipation": "sgs", "sgs_energy": "sgs",
-    "sgs_stress": "sgs", "strain_rate": "sgs",
-    "dealias": "spectra", "energy_spectrum": "spectra", "padded_product": "spectra",
-    "synthetic_turbulence": "turbulence",
-    # config-driven runs
-    "ConfigError": "config", "load_config": "config", "RunResult": "runner", "run": "runner",
+    "les": ("les", None),
+    **_names("filters", "Filter", "filter_field", "filter_kernel", "make_filter", "transfer_function"),
+    **_names("sgs", "dynamic_smagorinsky", "leonard_stress", "sgs_dissipation", "sgs_energy", "sgs_stress",
+             "strain_rate"),
+    **_names("spectra", "dealias", "energy_spectrum", "padded_product"),
+    **_names("turbulence", "synthetic_turbulence"),
+    # config-driven runs, files, plots
+    **_names("runner", "run", "RunResult"), **_names("config", "load_config", "ConfigError"),
+    "config": ("config", None), "runner": ("runner", None), "io": ("io", None), "plots": ("plots", None),
 }
+# modules renamed into fieldsolve.kernels (old names kept as aliases)
+_MOVED = {"green": "kernels", "windows": "kernels.windows"}
 
 __all__ = [
-    "Grid", "fft", "set_num_threads", "get_num_threads",
+    "Grid", "fft", "kernels", "set_num_threads", "get_num_threads",
     "Window", "WINDOWS", "get_window", "window_transfer", "window_alias_sum", "compensate",
     "deposit", "interpolate", "sort_particles", "power_spectrum",
-    "PoissonSolver", "analytic", "green", "pm", "get_kernel", "kernel_names",
+    "PoissonSolver", "analytic", "pm", "get_kernel", "kernel_names",
     "les", "Filter", "make_filter", "filter_field", "filter_kernel", "transfer_function",
     "sgs_stress", "strain_rate", "sgs_energy", "sgs_dissipation", "leonard_stress",
     "dynamic_smagorinsky", "energy_spectrum", "dealias", "padded_product", "synthetic_turbulence",
@@ -46,23 +56,26 @@ __all__ = [
 
 
 def __getattr__(name):
-    import importlib
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(f".{module}", __name__)
+        value = mod if attr is None else getattr(mod, attr)
+        globals()[name] = value
+        return value
+    if name in _MOVED:
+        import warnings
 
-    module = _EXPORTS.get(name)
-    if module is None:
-        if name.startswith("_"):
-            raise AttributeError(f"module 'fieldsolve' has no attribute {name!r}")
-        try:  # any submodule, as after an eager import of the whole package
-            return importlib.import_module(f"{__name__}.{name}")
+        warnings.warn(f"fieldsolve.{name} moved to fieldsolve.{_MOVED[name]}", DeprecationWarning,
+                      stacklevel=2)
+        return importlib.import_module(f".{_MOVED[name]}", __name__)
+    if not name.startswith("_"):  # any other submodule, as an eager import of the package gave
+        try:
+            return importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise
-            raise AttributeError(f"module 'fieldsolve' has no attribute {name!r}") from None
-    mod = importlib.import_module(f"{__name__}.{module}")
-    value = mod if module == name else getattr(mod, name)
-    globals()[name] = value
-    return value
+    raise AttributeError(f"module 'fieldsolve' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(_LAZY))

@@ -2,7 +2,7 @@
 
 Grid convention: cell-centred (see :mod:`fieldsolve.grid`). A particle at ``x`` gives cell
 ``i`` the weight ``prod_a w_p((x_a - c_{i,a}) / h_a)`` with ``c_i`` the cell centre and ``w_p``
-the window of order ``p`` (:mod:`fieldsolve.windows`); the weights of one particle sum to 1.
+the window of order ``p`` (:mod:`fieldsolve.kernels.windows`); the weights of one particle sum to 1.
 
 * Periodic axes wrap exactly: a position anywhere on the real line (any finite float, even
   1e300) acts as its image in the box, found with an exact floating-point modulo (``fmod`` has
@@ -21,7 +21,7 @@ import numpy as np
 from . import _assign_kernels as K
 from . import fft
 from .grid import Grid
-from .windows import get_window
+from .kernels.windows import get_window
 
 __all__ = ["deposit", "interpolate", "sort_particles", "check_positions"]
 
@@ -180,7 +180,8 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
     outside : ``"raise"`` (default) or ``"drop"``, for stencils leaving a bounded axis.
     interlace : average with a second deposit on a grid shifted by ``h/2`` on every axis,
         phase-corrected in Fourier space (``[d1 + d2 exp(i k.h/2)]/2``, Sefusatti et al. 2016):
-        cancels the odd alias images. Periodic grids only.
+        cancels the alias images with odd ``n_1 + ... + n_d``. Nyquist modes (where a
+        half-cell shift has no real form) keep the plain deposit. Periodic grids only.
     dtype : output dtype, float64 (default) or float32; accumulation is always float64.
 
     Returns
@@ -209,10 +210,7 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
             raise ValueError("interlace=True needs a periodic grid on every axis")
         shift = np.array(grid.spacing, dtype=x.dtype) / 2
         second = _paint(grid, x + shift, w, wstep, params, outside).reshape(result.shape)
-        axes = tuple(range(1, grid.ndim + 1))
-        phase = np.exp(0.5j * sum(k * h for k, h in zip(grid.kvectors(), grid.spacing)))
-        combined = 0.5 * (fft.rfftn(result, axes=axes) + fft.rfftn(second, axes=axes) * phase)
-        result = fft.irfftn(combined, grid.shape, axes=axes, overwrite_input=True)
+        result = _interlace_paint(grid, result, second)
     if density:
         result /= grid.cell_volume
     if not vector:
@@ -223,12 +221,59 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
     return result.astype(dtype, copy=False)
 
 
-def interpolate(grid, field, positions, scheme="cic", *, outside="raise"):
+def _interlace_phase(grid, direction):
+    """``exp(direction * i k.h/2)`` on the rfft layout, and the Nyquist mask where it is 0."""
+    nyq = grid.nyquist_mask()
+    phase = np.exp(0.5j * direction * sum(k * h for k, h in zip(grid.kvectors(), grid.spacing)))
+    return np.where(nyq, 0.0, phase), nyq
+
+
+def _interlace_paint(grid, first, second):
+    """Combine a deposit and one shifted by ``+h/2``: ``[d1 + d2 exp(i k.h/2)] / 2`` in Fourier
+    space, except on Nyquist modes, which keep ``d1`` (a half-cell shift of a Nyquist mode is
+    not a real field, so interlacing cannot act there)."""
+    axes = tuple(range(1, grid.ndim + 1))
+    phase, nyq = _interlace_phase(grid, +1)
+    X1 = fft.rfftn(first, axes=axes)
+    X = fft.rfftn(second, axes=axes)
+    X *= phase
+    X += X1 * np.where(nyq, 2.0, 1.0)
+    X *= 0.5
+    return fft.irfftn(X, grid.shape, axes=axes, overwrite_input=True)
+
+
+def _interlace_read(grid, field):
+    """The two fields the adjoint of :func:`_interlace_paint` reads: ``F (1 + P_N) / 2`` at ``x``
+    and ``F exp(-i k.h/2) / 2`` at ``x + h/2`` (``P_N`` the Nyquist modes)."""
+    axes = tuple(range(1, grid.ndim + 1))
+    phase, nyq = _interlace_phase(grid, -1)
+    X = fft.rfftn(field, axes=axes)
+    first = fft.irfftn(X * np.where(nyq, 1.0, 0.5), grid.shape, axes=axes, overwrite_input=True)
+    X *= 0.5 * phase
+    return first, fft.irfftn(X, grid.shape, axes=axes, overwrite_input=True)
+
+
+def interpolate(grid, field, positions, scheme="cic", *, outside="raise", interlace=False):
     """Read a mesh field at particle positions with an assignment window (float64 result).
 
     ``field`` is ``grid.shape`` (returns (N,)) or components-first ``(C, *grid.shape)``
-    (returns (N, C)). The exact adjoint of :func:`deposit` with ``density=False``.
+    (returns (N, C)). The exact adjoint of :func:`deposit` with ``density=False`` and the same
+    ``interlace``: with ``interlace=True`` the sum of a readout at ``x`` and one at ``x + h/2``
+    of the field shifted back by ``h/2`` (Fourier phase), which keeps PM forces momentum
+    conserving when the density was interlaced. Periodic grids only.
     """
+    if interlace:
+        _check_grid(grid)
+        if not grid.all_periodic:
+            raise ValueError("interlace=True needs a periodic grid on every axis")
+        f = np.asarray(field)
+        vector = f.ndim == grid.ndim + 1
+        first, second = _interlace_read(grid, f if vector else f[None])
+        x = _positions(grid, positions)
+        shift = np.array(grid.spacing, dtype=x.dtype) / 2
+        out = interpolate(grid, first, x, scheme, outside=outside)
+        out += interpolate(grid, second, x + shift, scheme, outside=outside)
+        return out if vector else out[:, 0]
     _check_grid(grid)
     window = get_window(scheme)
     if outside not in _OUTSIDE:

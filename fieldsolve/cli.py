@@ -1,4 +1,4 @@
-"""``fieldsolve`` command line: run, validate, info, plot, schema (and the older demo).
+"""``fieldsolve`` command line: run, validate, info, plot, schema, demo.
 
 Exit status: 0 success; 2 invalid config or input (everything that can be checked is checked
 before anything is written); 1 failure during a run (the traceback is in the run's log.txt);
@@ -166,26 +166,27 @@ def _cmd_info(args):
 
 
 def _cmd_plot(args):
-    import h5py
-
     from .config import ConfigError
-    from .io import ReadError
-    from .plots import make_plots
+    from .plots import available, make_plots
 
+    if args.list:
+        for name, desc in available().items():
+            print(f"{name:20s} {desc}")
+        return EXIT_OK
+    if args.path is None:
+        raise ConfigError("plot needs a PATH (or --list)")
     path = Path(args.path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file or directory")
-    if path.is_file() and not h5py.is_hdf5(path):
-        raise ConfigError(f"{path}: not an HDF5 file")
     try:
-        paths = make_plots(path, args.out)
-    except ReadError as exc:
+        paths = make_plots(path, args.out, only=args.only or None)
+    except ValueError as exc:  # not HDF5, unknown plot, a damaged file (io.ReadError)
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         if args.out and exc.filename is not None and str(args.out) in str(exc.filename):
             raise ConfigError(f"--out {args.out}: cannot write the plots ({exc.strerror or exc})") from None
         raise ConfigError(f"{path}: cannot read ({exc}); truncated or damaged?") from None
-    except (KeyError, ValueError) as exc:
+    except KeyError as exc:
         raise ConfigError(f"{path}: not a fieldsolve run directory, snapshot or time series this command "
                           f"can plot ({exc})") from None
     if not paths:
@@ -250,7 +251,7 @@ def build_parser():
 
     p = sub.add_parser("validate", help="check a config and its input files; print it resolved, with a "
                        "memory estimate")
-    p.add_argument("config", help="YAML config file")
+    p.add_argument("config", help="YAML config to check")
     _add_set(p)
     p.add_argument("--out", help="also check that a run could be written to this directory")
     p.add_argument("--force", action="store_true",
@@ -259,13 +260,18 @@ def build_parser():
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("info", help="summarise a run directory or an output file")
-    p.add_argument("path", help="run directory, snapshot (fs_*.h5), checkpoint (chk_*.h5) or timeseries.h5")
+    p.add_argument("path", help="run directory, snapshot fs_*.h5, checkpoint chk_*.h5 or timeseries.h5")
     _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("plot", help="write PNG plots of a run directory or snapshot")
-    p.add_argument("path", help="run directory, snapshot (fs_*.h5) or timeseries.h5")
-    p.add_argument("--out", help="directory for the PNGs (default <run>/plots, or next to the file)")
+    p = sub.add_parser("plot", help="write PNG plots of a run directory or snapshot",
+                       description="Write every plot that applies to PATH (or those named with --only). "
+                                   "From Python: fieldsolve.plots.<name>(run_dir).")
+    p.add_argument("path", nargs="?", help="run directory, snapshot fs_*.h5 or timeseries.h5")
+    p.add_argument("--out", help="directory for the PNGs (default <run>/plots; a file's own directory)")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="only this plot (repeatable; names from --list)")
+    p.add_argument("--list", action="store_true", help="list the plots with one line each and exit")
     _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_plot)
 
@@ -275,11 +281,14 @@ def build_parser():
     _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_schema)
 
-    p = sub.add_parser("demo", help="deposit a clustered particle set and plot its P(k)")
-    p.add_argument("--out", default="runs/demo", help="output directory")
-    p.add_argument("--particles", type=int, default=400_000, help="number of particles")
-    p.add_argument("--mesh", type=int, default=64, help="cells per axis")
-    p.add_argument("--seed", type=int, default=42, help="random seed")
+    p = sub.add_parser("demo", help="library demo, no config: P(k) of particles displaced by one plane wave",
+                       description="Uniform random particles displaced by one plane wave, TSC-deposited with "
+                                   "interlacing; writes the shot-noise-subtracted power spectrum (PNG and table) "
+                                   "with the perturbed mode marked.")
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p.add_argument("--particles", type=int, default=400_000, help="number of particles (default 400000)")
+    p.add_argument("--mesh", type=int, default=64, help="cells per axis of the cubic grid (default 64)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_demo)
     return parser

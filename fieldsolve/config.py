@@ -496,12 +496,21 @@ class GridConfig(_Base):
 
 
 class SolverConfig(_Base):
-    """Poisson solve and particle-mesh coupling."""
-    kernel: Optional[str] = Field(None, description="Green's-function kernel passed to "
-                                  "fieldsolve.PoissonSolver (null = the solver's default)")
+    """Poisson solve and particle-mesh coupling (fieldsolve.pm.ParticleMesh for nbody/pic)."""
+    kernel: Optional[str] = Field(None, description="Green's-function kernel (fieldsolve.PoissonSolver); "
+                                  "null = fd4 (periodic) / zeta (free) for nbody and pic, the solver's "
+                                  "default (spectral / zeta) for poisson")
     gradient: Optional[Gradient] = Field(None, description="gradient of the potential: spectral (periodic "
-                                         "grids only), fd2 or fd4; null = spectral if periodic, else fd4")
-    scheme: Scheme = Field("cic", description="particle assignment window for deposit and readout")
+                                         "grids only), fd2 or fd4; null = fd4 for nbody and pic, spectral "
+                                         "(periodic) / fd4 for poisson")
+    scheme: Optional[Scheme] = Field(None, description="particle assignment window for deposit and "
+                                     "readout; null = tsc")
+    deconvolve: Bool = Field(False, description="divide the Green's function by W(k)^2 (use with split; "
+                             "not with kernel optimal, which has it built in)")
+    interlace: Bool = Field(False, description="interlaced deposit and readout (periodic grids)")
+    split: Optional[PosFloat] = Field(None, description="Gaussian long/short split radius r_s in length "
+                                      "units (e.g. 1.25 cells = 1.25 * box / shape): the mesh gives the "
+                                      "long-range force of a TreePM/P3M split")
 
     @model_validator(mode="after")
     def _kernel(self):
@@ -511,10 +520,15 @@ class SolverConfig(_Base):
                 raise ValueError(f"kernel = {self.kernel!r} is unknown; allowed: {', '.join(allowed)}")
         return self
 
+    def pm_settings(self) -> dict:
+        """Keyword arguments of fieldsolve.pm.ParticleMesh (null keys left to its defaults)."""
+        keys = ("scheme", "kernel", "gradient", "deconvolve", "interlace", "split")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
 
 def _poisson_kernels():
     try:
-        from .green import kernel_names
+        from .kernels import kernel_names
     except ImportError:
         return None
     return tuple(kernel_names())
@@ -635,22 +649,44 @@ class ResourcesConfig(_Base):
 
 class _RunBase(_Base):
     @model_validator(mode="after")
-    def _gradient(self):
+    def _solver(self):
         solver = getattr(self, "solver", None)
-        if solver is not None and solver.gradient == "spectral" and not all(self.grid.per_axis("periodic")):
+        if solver is None:
+            return self
+        if self.kind == "poisson":
+            pm_only = [k for k in ("scheme", "deconvolve", "interlace", "split")
+                       if getattr(solver, k) not in (None, False)]
+            if pm_only:
+                raise ValueError(f"solver.{pm_only[0]} applies to particle runs (nbody, pic), not "
+                                 "kind=poisson; remove it")
+        if solver.gradient == "spectral" and not all(self.grid.per_axis("periodic")):
             raise ValueError(f"solver.gradient = 'spectral' needs a periodic grid (grid.periodic = "
                              f"{self.grid.per_axis('periodic')}); use fd2 or fd4")
-        if solver is not None and solver.kernel is not None:
-            try:
-                from .green import kernel_names
-            except ImportError:
-                return self
+        if solver.kernel is not None:
+            from .kernels import kernel_names
+
             per = self.grid.per_axis("periodic")
             kind = "periodic" if all(per) else ("free" if not any(per) else None)
             allowed = kernel_names(kind) if kind else ["zeta", "chat2"]
             if solver.kernel not in allowed:
                 raise ValueError(f"solver.kernel = {solver.kernel!r} does not apply to grid.periodic = {per}; "
                                  f"allowed here: {', '.join(allowed)}")
+        import warnings
+
+        from .pm import ParticleMesh
+        from .poisson import PoissonSolver, _default_method
+
+        grid = self.grid.make()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if self.kind == "poisson":
+                    PoissonSolver(grid, solver.kernel, warn_mean=False)
+                    _default_method(grid, solver.gradient)
+                else:
+                    ParticleMesh(grid, **solver.pm_settings())
+        except ValueError as exc:
+            raise ValueError(f"solver: {exc}") from None
         return self
 
     name: Optional[Name] = Field(None, description="run name (default: the kind)")

@@ -46,7 +46,8 @@ def run_demo(out, n_particles=400_000, n_mesh=64, seed=42):
     ax.loglog(pk.k, np.abs(pk.power), "o-", ms=3, label="|P(k)| (shot noise subtracted)")
     ax.axvline(k0, color="k", ls=":", label="perturbed mode")
     ax.axhline(grid.volume / n_particles, color="gray", ls="--", label="shot noise V/N")
-    ax.set_xlabel("k"), ax.set_ylabel("P(k)"), ax.legend(fontsize=7)
+    ax.set_xlabel("k [1/length, code units]"), ax.set_ylabel("|P(k)| [length³, code units]"), ax.legend(fontsize=7)
+    ax.set_title(f"{n_particles} particles, one plane wave (mode 4), TSC interlaced on {n_mesh}³", fontsize=9)
     fig.tight_layout()
     tmp = out / "power_spectrum.tmp.png"
     fig.savefig(tmp, dpi=120)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Grid"]
+__all__ = ["Grid", "signed_modes"]
 
 
 def _per_axis(value, ndim, name, kind):
@@ -151,6 +151,17 @@ class Grid:
             return 2 * np.pi * np.fft.rfftfreq(n, d=h)
         return 2 * np.pi * np.fft.fftfreq(n, d=h)
 
+    def mode_numbers(self, axis: int, rfft: bool = False) -> np.ndarray:
+        """Signed integer mode numbers ``m`` along ``axis`` in FFT order (``rfft=True``: the
+        non-negative half on the last axis). The same integers are the signed offsets of the
+        entries of a kernel array with its origin at index 0 (minimum image, see
+        :func:`signed_modes`)."""
+        axis = self._axis(axis)
+        n = self.shape[axis]
+        if rfft and axis == self.ndim - 1:
+            return np.arange(n // 2 + 1)
+        return signed_modes(n)
+
     def kvectors(self, rfft: bool = True, sparse: bool = True) -> tuple:
         """Wavenumber arrays per axis, broadcastable to the (r)FFT layout."""
         ks = []
@@ -167,6 +178,18 @@ class Grid:
     def k2(self, rfft: bool = True) -> np.ndarray:
         """``|k|^2`` on the (r)FFT layout."""
         return sum(k * k for k in self.kvectors(rfft=rfft))
+
+    def nyquist_mask(self, rfft: bool = True) -> np.ndarray:
+        """Boolean array on the (r)FFT layout: True where any even-length axis sits at its
+        Nyquist mode (``m_a = n_a / 2``). There ``k`` and ``-k`` are the same mode, so a real
+        field cannot carry an odd operator (``i k``, a half-cell shift) on it."""
+        mask = np.zeros(self.rfft_shape if rfft else self.shape, dtype=bool)
+        for a, n in enumerate(self.shape):
+            if n % 2 == 0:
+                idx = [slice(None)] * self.ndim
+                idx[a] = n // 2  # fftfreq and rfftfreq both put Nyquist at n // 2
+                mask[tuple(idx)] = True
+        return mask
 
     @property
     def nyquist(self) -> tuple:
@@ -187,6 +210,14 @@ class Grid:
     def __repr__(self):
         return (f"Grid(shape={self.shape}, box={self.box}, origin={self.origin}, "
                 f"periodic={self.periodic})")
+
+
+def signed_modes(n: int) -> np.ndarray:
+    """The one rule for signed indices on a periodic axis of ``n`` points: ``j`` for
+    ``j < n/2`` (``j <= (n-1)/2`` when ``n`` is odd), ``j - n`` above (so the even-``n``
+    Nyquist index ``n/2`` maps to ``-n/2``). Mode numbers, minimum-image offsets and the lags of
+    padded kernels (``n = 2N`` or the minimal ``2N - 1``) all use it."""
+    return np.rint(np.fft.fftfreq(n) * n).astype(np.int64)
 
 
 def operator_index(value) -> int:

@@ -161,10 +161,14 @@ _PRIMES = (2, 3, 5, 7, 11, 13)
 
 
 def _quiet_uniforms(n, base):
-    """n points of the van der Corput sequence, shifted by half a step so that a power-of-base
-    n gives the centred quantiles (j + 1/2)/n exactly; all in (0, 1)."""
-    m = max(1, math.ceil(math.log(n, base) - 1e-12))
-    return van_der_corput(np.arange(n), base) + 0.5 * float(base) ** (-m)
+    """The centred quantiles ``(j + 1/2)/n``, handed out in van der Corput order (particle ``i``
+    gets the rank of ``vdc(i)`` among the first ``n`` points). For ``n`` a power of ``base`` this
+    is the classic bit-reversed set; for any other ``n`` it stays exactly symmetric about 1/2,
+    which the first ``n`` van der Corput points alone are not (their inverse-normal velocities
+    then carry a net drift: -1.3e-4 v_th for n = 100000)."""
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(van_der_corput(np.arange(n), base), kind="stable")] = np.arange(n)
+    return (rank + 0.5) / n
 
 
 def load_species(rng, grid, sp, id_offset=0):

@@ -62,23 +62,10 @@ def check_out_dir(out, *, overwrite=False, strict=True):
 # solver, kernel, gradient, filters against the grid
 # --------------------------------------------------------------------------------------------
 def check_solver(cfg):
-    """Kernel and grid compatibility (e.g. a kernel needing equal spacing on an anisotropic
-    grid), the finite-difference gradient's minimum size, LES filters; cheap, nothing run."""
+    """What the config's own validation (which builds the solver: kernel against grid) leaves
+    to the grid's size: a finite-difference gradient with too few cells on a free axis, LES
+    filter widths; cheap, nothing is solved."""
     grid = cfg.grid.make()
-    if cfg.kind in ("nbody", "pic", "poisson"):
-        from .poisson import _default_method, _fd_axis
-        from .runner import _solver
-
-        _solver(cfg, grid)  # raises ConfigError naming solver.kernel
-        method = cfg.solver.gradient
-        try:
-            method = _default_method(grid, method)
-            if method != "spectral":
-                for a, n in enumerate(grid.shape):
-                    if not grid.periodic[a]:  # the rule itself, on one line of the axis
-                        _fd_axis(np.zeros(n), 0, grid.spacing[a], method, False)
-        except ValueError as exc:
-            raise ConfigError(f"solver.gradient = {method!r} on grid.shape = {list(grid.shape)}: {exc}") from None
     if cfg.kind == "les":
         from .sgs import as_filter
 
@@ -89,6 +76,30 @@ def check_solver(cfg):
                     as_filter(grid, fcfg.make_args(grid))
                 except ValueError as exc:
                     raise ConfigError(f"{key}: {exc}") from None
+        return
+    if cfg.kind == "poisson":
+        from .poisson import _default_method
+
+        method = _default_method(grid, cfg.solver.gradient)
+    else:
+        from .pm import DEFAULTS
+
+        method = cfg.solver.gradient or DEFAULTS["gradient"]
+    _check_gradient(grid, method)
+
+
+def _check_gradient(grid, method):
+    """The finite-difference stencils' rule, applied to one line of each free axis."""
+    from .kernels.differencing import fd_derivative
+
+    if method == "spectral":
+        return
+    for a, n in enumerate(grid.shape):
+        if not grid.periodic[a]:
+            try:
+                fd_derivative(np.zeros(n), 0, grid.spacing[a], method, False)
+            except ValueError as exc:
+                raise ConfigError(f"solver.gradient = {method!r} on grid.shape = {list(grid.shape)}: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,8 +153,10 @@ def _initial_particles(cfg, grid):
               lambda: particles_from_hdf5(ic.path, grid.ndim, species=ic.species, iteration=ic.iteration))
     if p["position"].shape[0] == 0:
         raise ConfigError(f"initial.path = {ic.path!r}: holds no particles")
+    from .pm import DEFAULTS
+
     try:
-        check_positions(grid, p["position"], cfg.solver.scheme)
+        check_positions(grid, p["position"], cfg.solver.scheme or DEFAULTS["scheme"])
     except ValueError as exc:
         raise ConfigError(f"initial.path = {ic.path!r}: {exc}") from None
     return p

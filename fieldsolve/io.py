@@ -10,6 +10,16 @@ openPMD-viewer:
 * every string attribute is a **fixed-length** byte string (``numpy.bytes_``), never vlen;
 * meshes are stored in C order indexed ``[x, y, z]`` with ``axisLabels = (x, y, z)``,
   cell-centred (``position = 0.5``), ``gridGlobalOffset`` = lower corner of the box;
+* a record with components other than x/y/z (a tensor such as ``tau``) is written as one scalar
+  record per component (``tau_xx``, ``tau_xy``, ...): openPMD 1.1 defines no tensor record and
+  openPMD-viewer reads only x/y/z (r/t) components;
+* units: with SI factors (``units``) the records carry the physical ``unitDimension`` and their
+  ``unitSI``; a run in normalised code units (every SI factor 1, the default) is written as
+  dimensionless (``unitDimension = 0``, ``unitSI = 1``) so that viewers do not label code units
+  as SI (yt would show an acceleration of 1 code unit as 1 m/s**2); the physical dimension is
+  kept in ``fieldsolve_unitDimension`` and the root attribute ``fieldsolve_units`` is ``code``
+  or ``SI``. Particle positions keep the length dimension (yt requires it and always shows
+  lengths, like the grid, in metres: read "m" as code length there);
 * resolved config and provenance are datasets under ``/fieldsolve/`` (outside ``/data/``).
 
 Every file is written under a temporary name in the same directory and moved into place with
@@ -180,7 +190,16 @@ def _root_attrs(f, has_meshes, has_particles, *, software_version, config_sha=No
         f.attrs["comment"] = _s(comment)
 
 
-def _mesh_record_attrs(obj, grid, unit_dimension, length_si):
+def _unit_dimension(obj, unit_dimension, code_units):
+    udim = np.array(unit_dimension, dtype=np.float64)
+    if code_units:
+        obj.attrs["unitDimension"] = np.zeros(7)
+        obj.attrs["fieldsolve_unitDimension"] = udim
+    else:
+        obj.attrs["unitDimension"] = udim
+
+
+def _mesh_record_attrs(obj, grid, unit_dimension, length_si, code_units):
     nd = grid.ndim
     obj.attrs["geometry"] = _s("cartesian")
     obj.attrs["dataOrder"] = _s("C")
@@ -188,7 +207,7 @@ def _mesh_record_attrs(obj, grid, unit_dimension, length_si):
     obj.attrs["gridSpacing"] = np.array(grid.spacing, dtype=np.float64)
     obj.attrs["gridGlobalOffset"] = np.array(grid.origin, dtype=np.float64)
     obj.attrs["gridUnitSI"] = np.float64(length_si)
-    obj.attrs["unitDimension"] = np.array(unit_dimension, dtype=np.float64)
+    _unit_dimension(obj, unit_dimension, code_units)
     obj.attrs["timeOffset"] = np.float64(0.0)
 
 
@@ -197,7 +216,12 @@ def _mesh_component_attrs(ds, grid, unit_si):
     ds.attrs["position"] = np.full(grid.ndim, 0.5, dtype=np.float64)
 
 
-def _write_meshes(group, grid, meshes, dtype, length_si):
+def _write_meshes(group, grid, meshes, dtype, length_si, code_units):
+    def scalar(name, data, udim, usi):
+        ds = group.create_dataset(name, data=data.astype(dtype, copy=False))
+        _mesh_record_attrs(ds, grid, udim, length_si, code_units)
+        _mesh_component_attrs(ds, grid, usi)
+
     for name, spec in meshes.items():
         data, udim, usi = spec["data"], spec["unit_dimension"], spec.get("unit_si", 1.0)
         data = np.asarray(data)
@@ -205,12 +229,14 @@ def _write_meshes(group, grid, meshes, dtype, length_si):
         if comps is None and data.shape == (grid.ndim,) + grid.shape:
             comps = AXIS_LABELS[:grid.ndim]
         if comps is None and data.shape == grid.shape:
-            ds = group.create_dataset(name, data=data.astype(dtype, copy=False))
-            _mesh_record_attrs(ds, grid, udim, length_si)
-            _mesh_component_attrs(ds, grid, usi)
+            scalar(name, data, udim, usi)
         elif comps is not None and data.shape == (len(comps),) + grid.shape:
+            if not set(comps) <= set(AXIS_LABELS):  # tensor: one scalar record per component
+                for c, comp in enumerate(comps):
+                    scalar(f"{name}_{comp}", data[c], udim, usi)
+                continue
             rec = group.create_group(name)
-            _mesh_record_attrs(rec, grid, udim, length_si)
+            _mesh_record_attrs(rec, grid, udim, length_si, code_units)
             for c, comp in enumerate(comps):
                 ds = rec.create_dataset(comp, data=data[c].astype(dtype, copy=False))
                 _mesh_component_attrs(ds, grid, usi)
@@ -219,8 +245,8 @@ def _write_meshes(group, grid, meshes, dtype, length_si):
                              f"({grid.ndim}, *{grid.shape}) or (len(components), *{grid.shape})")
 
 
-def _record_attrs(obj, unit_dimension):
-    obj.attrs["unitDimension"] = np.array(unit_dimension, dtype=np.float64)
+def _record_attrs(obj, unit_dimension, code_units=False):
+    _unit_dimension(obj, unit_dimension, code_units)
     obj.attrs["timeOffset"] = np.float64(0.0)
 
 
@@ -232,7 +258,7 @@ def _constant_component(group, name, value, n, unit_si):
     return g
 
 
-def _write_species(group, name, sp, grid, dtype, units):
+def _write_species(group, name, sp, grid, dtype, units, code_units):
     """sp: dict with position (N, nd), velocity (N, nd), id (N,), and optional scalar or (N,)
     records mass / charge / weighting."""
     s = group.create_group(name)
@@ -240,11 +266,13 @@ def _write_species(group, name, sp, grid, dtype, units):
     n, nd = x.shape
     labels = AXIS_LABELS[:nd]
     pos = s.create_group("position")
+    # positions keep the length dimension even in code units: yt requires it (its particle
+    # positions and domain are always in metres, gridUnitSI), so lengths read as "m" there
     _record_attrs(pos, UNIT_DIMENSION["length"])
     off = s.create_group("positionOffset")
     _record_attrs(off, UNIT_DIMENSION["length"])
     vel = s.create_group("velocity")
-    _record_attrs(vel, UNIT_DIMENSION["velocity"])
+    _record_attrs(vel, UNIT_DIMENSION["velocity"], code_units)
     v = np.asarray(sp["velocity"])
     for a, lab in enumerate(labels):
         d = pos.create_dataset(lab, data=x[:, a].astype(dtype, copy=False))
@@ -262,10 +290,10 @@ def _write_species(group, name, sp, grid, dtype, units):
         val = np.asarray(sp[rec], dtype=np.float64)
         if val.ndim == 0:
             g = _constant_component(s, rec, np.float64(val), n, unit)
-            _record_attrs(g, UNIT_DIMENSION[udim_key])
+            _record_attrs(g, UNIT_DIMENSION[udim_key], code_units)
         else:
             d = s.create_dataset(rec, data=val.astype(dtype, copy=False))
-            _record_attrs(d, UNIT_DIMENSION[udim_key])
+            _record_attrs(d, UNIT_DIMENSION[udim_key], code_units)
             d.attrs["unitSI"] = np.float64(unit)
     # one particle patch covering the whole box
     pp = s.create_group("particlePatches")
@@ -298,13 +326,16 @@ def write_iteration(directory, iteration, *, time, dt, grid, meshes=None, partic
 
     meshes: ``{name: {"data": array, "unit_dimension": 7-tuple, "unit_si": float}}`` with data of
     ``grid.shape`` (scalar record) or ``(ndim, *grid.shape)`` (vector record, components x/y/z),
-    or ``(C, *grid.shape)`` with ``"components": [names]`` (e.g. a symmetric tensor xx, xy, ...).
+    or ``(C, *grid.shape)`` with ``"components": [names]``: x/y/z components form one record,
+    any others (a symmetric tensor xx, xy, ...) one scalar record ``<name>_<component>`` each.
     particles: ``{species: {"position", "velocity", "id", optional "mass", "charge", "weighting"}}``.
-    units: SI factors ``{"length", "time", "velocity", "mass", "charge"}`` (default all 1).
+    units: SI factors ``{"length", "time", "velocity", "mass", "charge"}``; all 1 (the default)
+    means normalised code units, written as dimensionless (see the module docstring).
     extras: ``{name: array or dict}`` written under ``/fieldsolve/extras/`` (``/fieldsolve/`` with
     ``extras_root=True``), outside ``/data/``; a dict is a group, its ``"@key"`` entries attributes.
     """
     units = {"length": 1.0, "time": 1.0, "velocity": 1.0, "mass": 1.0, "charge": 1.0, **(units or {})}
+    code_units = all(float(v) == 1.0 for v in units.values())
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"fs_{int(iteration):06d}.h5"
@@ -313,16 +344,17 @@ def write_iteration(directory, iteration, *, time, dt, grid, meshes=None, partic
         with h5py.File(tmp, "w") as f:
             _root_attrs(f, bool(meshes), bool(particles), software_version=software_version,
                         config_sha=config_sha)
+            f.attrs["fieldsolve_units"] = _s("code" if code_units else "SI")
             it = f.create_group(f"data/{int(iteration)}")
             it.attrs["time"] = np.float64(time)
             it.attrs["dt"] = np.float64(dt)
             it.attrs["timeUnitSI"] = np.float64(units["time"])
             if meshes:
-                _write_meshes(it.create_group("meshes"), grid, meshes, dtype, units["length"])
+                _write_meshes(it.create_group("meshes"), grid, meshes, dtype, units["length"], code_units)
             if particles:
                 pg = it.create_group("particles")
                 for name, sp in particles.items():
-                    _write_species(pg, name, sp, grid, dtype, units)
+                    _write_species(pg, name, sp, grid, dtype, units, code_units)
             fs = f.create_group("fieldsolve")
             if config_yaml is not None:
                 _text_dataset(fs, "config_yaml", config_yaml)
@@ -442,7 +474,7 @@ def read_mesh(path, name, iteration=None):
         sp_perm = np.array([labels.index(a) for a in AXIS_LABELS[: len(labels)]])
         meta = {"iteration": it, "time": float(g.attrs["time"]), "labels": list(AXIS_LABELS[: len(labels)]),
                 "spacing": spacing[sp_perm], "offset": offset[sp_perm],
-                "unit_dimension": np.asarray(rec.attrs["unitDimension"])}
+                "unit_dimension": np.asarray(rec.attrs.get("fieldsolve_unitDimension", rec.attrs["unitDimension"]))}
     return data, meta
 
 

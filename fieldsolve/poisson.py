@@ -28,15 +28,15 @@ from collections import OrderedDict
 import numpy as np
 
 from . import fft
-from .green import (FREE_KERNELS, PERIODIC_KERNELS, Kernel, PeriodicKernel, get_kernel,
-                    kernel_names, kernel_spectrum, pad_kernel)
+from .kernels import (GRADIENTS, Kernel, PeriodicKernel, differencing_symbols, get_kernel,
+                      pad_kernel, padded_transfer)
+from .kernels.differencing import fd_derivative
 from .grid import Grid
 
 __all__ = ["PoissonSolver", "gradient"]
 
 _GEOMETRIES = ("volume", "thin_disc")
-_GRAD_METHODS = ("spectral", "fd2", "fd4")
-_SOLVER_OPTIONS = ("padding", "pruned", "warn_mean", "keep_buffer")
+_SOLVER_OPTIONS = ("padding", "pruned", "warn_mean", "keep_buffer", "transfer")
 # kernel spectra shared between solvers built with the same grid, kernel name and options
 # (PM loops and parameter scans rebuild solvers; LGF/VGF set-up costs seconds at N = 128)
 _SPECTRUM_CACHE: OrderedDict = OrderedDict()
@@ -114,6 +114,11 @@ class PoissonSolver:
         between calls. Re-allocating it costs page faults on first touch (about 15% of a
         solve at N = 128); ``False`` frees it after every solve. Concurrent solves from
         several threads each get their own buffer.
+    transfer : callable, optional
+        ``transfer(padded_grid)`` returns a real transfer function (broadcastable to the rfft
+        layout of a periodic grid of ``padded_shape`` cells of the same spacing) that is
+        multiplied into the kernel spectrum once, e.g. ``1 / W(k)^2`` to deconvolve an
+        assignment window (:class:`fieldsolve.pm.ParticleMesh` does that).
 
     Attributes
     ----------
@@ -131,11 +136,6 @@ class PoissonSolver:
         solver_opts = {k: options.pop(k) for k in list(options) if k in _SOLVER_OPTIONS}
         if kernel is None:
             kernel = "spectral" if grid.all_periodic else "zeta"
-        if isinstance(kernel, str) and kernel.lower() not in PERIODIC_KERNELS and \
-                kernel.lower() not in FREE_KERNELS:
-            raise ValueError(f"unknown kernel {kernel!r}; periodic kernels: "
-                             f"{kernel_names('periodic')}; free-space kernels: "
-                             f"{kernel_names('free')}")
         if isinstance(kernel, Kernel) and options:
             raise ValueError(f"options {sorted(options)} cannot be combined with a kernel object")
         self.kernel = get_kernel(kernel, **options)
@@ -149,13 +149,16 @@ class PoissonSolver:
         self.pruned = bool(solver_opts.get("pruned", True))
         self.warn_mean = bool(solver_opts.get("warn_mean", True))
         self.keep_buffer = bool(solver_opts.get("keep_buffer", True))
+        self.transfer = solver_opts.get("transfer")
+        if self.transfer is not None and not callable(self.transfer):
+            raise ValueError("transfer must be a callable transfer(padded_grid) -> array")
         self._buffers = []  # at most one idle work buffer (list pop/append: thread-safe)
         extra = 0 if padding == "2n" else 1
         self.padded_shape = tuple(2 * n - extra if a in self.free_axes else n
                                   for a, n in enumerate(grid.shape))
         self._spec = {}
         self._cache_key = None
-        if isinstance(kernel, str):
+        if isinstance(kernel, str) and self.transfer is None:
             try:
                 opts = tuple(sorted((k, repr(v)) for k, v in options.items()))
                 self._cache_key = (grid, geometry, self.padded_shape, kernel.lower(), opts)
@@ -214,15 +217,22 @@ class PoissonSolver:
         if self.periodic_axes:
             raise ValueError("padded_kernel() is per transverse mode for mixed boundaries")
         g = self.grid
-        counts = tuple(n for n in g.shape)
-        return self.kernel.padded(g.spacing, counts, self.padded_shape, self.geometry)
+        return self.kernel.array(g, self.padded_shape, self.geometry)
 
     def _build_spectrum(self):
+        spec = self._kernel_spectrum()
+        if self.transfer is not None:
+            g = self.grid
+            padded = Grid(self.padded_shape, tuple(h * n for h, n in zip(g.spacing, self.padded_shape)))
+            spec = spec * np.asarray(self.transfer(padded), dtype=np.float64)
+        return spec
+
+    def _kernel_spectrum(self):
         g = self.grid
         if isinstance(self.kernel, PeriodicKernel):
-            return self.kernel.symbol(g)
+            return self.kernel.transfer(g)
         if not self.periodic_axes:
-            return kernel_spectrum(self.padded_kernel())
+            return padded_transfer(self.padded_kernel())
         # mixed: per transverse mode |k_perp|, a lag kernel on the free axes
         kvec = []
         for a in self.periodic_axes:
@@ -239,7 +249,7 @@ class PoissonSolver:
         # move axes into grid order
         order = list(self.free_axes) + list(self.periodic_axes)
         arr = np.moveaxis(oct_, list(range(g.ndim)), order)
-        return kernel_spectrum(arr, free_axes=self.free_axes)
+        return padded_transfer(arr, free_axes=self.free_axes)
 
     # -- solve ---------------------------------------------------------------------------------
     def solve(self, f):
@@ -366,8 +376,8 @@ class PoissonSolver:
 def _default_method(grid, method):
     if method is None:
         return "spectral" if grid.all_periodic else "fd4"
-    if method not in _GRAD_METHODS:
-        raise ValueError(f"gradient method {method!r} unknown; choose one of {_GRAD_METHODS}")
+    if method not in GRADIENTS:
+        raise ValueError(f"gradient method {method!r} unknown; choose one of {GRADIENTS}")
     if method == "spectral" and not grid.all_periodic:
         raise ValueError("method='spectral' needs every axis periodic (a free-space potential "
                          "is not periodic); use 'fd2' or 'fd4'")
@@ -376,48 +386,9 @@ def _default_method(grid, method):
 
 def _spectral_gradient_hat(grid, X, dtype):
     out = np.empty((grid.ndim,) + grid.shape, dtype=dtype)
-    for a, k in enumerate(grid.kvectors()):
-        k = k.copy()
-        n = grid.shape[a]
-        if n % 2 == 0:
-            # the Nyquist mode of i k is not representable by a real field: zero it
-            k[(slice(None),) * a + (n // 2,)] = 0.0
+    for a, k in enumerate(differencing_symbols(grid, "spectral")):
         out[a] = fft.irfftn(X * (1j * k), grid.shape, overwrite_input=True)
     return out
-
-
-# one-sided FD stencils (offsets 0..4) for the ends of a free axis
-_FD4_EDGE = (np.array([-25, 48, -36, 16, -3]) / 12.0, np.array([-3, -10, 18, -6, 1]) / 12.0)
-_FD2_EDGE = (np.array([-3, 4, -1]) / 2.0,)
-
-
-def _fd_axis(phi, axis, h, method, periodic):
-    d = np.empty_like(phi)
-    if periodic:
-        if method == "fd2":
-            d[...] = (np.roll(phi, -1, axis) - np.roll(phi, 1, axis)) / (2 * h)
-        else:
-            d[...] = (8 * (np.roll(phi, -1, axis) - np.roll(phi, 1, axis))
-                      - (np.roll(phi, -2, axis) - np.roll(phi, 2, axis))) / (12 * h)
-        return d
-    p = np.moveaxis(phi, axis, 0)
-    dv = np.moveaxis(d, axis, 0)
-    n = p.shape[0]
-    need = 3 if method == "fd2" else 5
-    if n < need:
-        raise ValueError(f"method={method!r} needs at least {need} cells on a free axis, got {n}")
-    if method == "fd2":
-        dv[1:-1] = (p[2:] - p[:-2]) / (2 * h)
-        edges = _FD2_EDGE
-    else:
-        dv[2:-2] = (8 * (p[3:-1] - p[1:-3]) - (p[4:] - p[:-4])) / (12 * h)
-        edges = _FD4_EDGE
-    # edge row i uses the stencil edges[i] on p[0..m-1]; the far end is its mirror image
-    for i, c in enumerate(edges):
-        m = c.size
-        dv[i] = sum(c[j] * p[j] for j in range(m)) / h
-        dv[n - 1 - i] = -sum(c[j] * p[n - 1 - j] for j in range(m)) / h
-    return d
 
 
 def gradient(grid, phi, method=None):
@@ -430,5 +401,5 @@ def gradient(grid, phi, method=None):
         return _spectral_gradient_hat(grid, fft.rfftn(phi), phi.dtype)
     out = np.empty((grid.ndim,) + grid.shape, dtype=phi.dtype)
     for a in range(grid.ndim):
-        out[a] = _fd_axis(phi, a, grid.spacing[a], method, grid.periodic[a])
+        out[a] = fd_derivative(phi, a, grid.spacing[a], method, grid.periodic[a])
     return out

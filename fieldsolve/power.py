@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fft
-from .windows import window_alias_sum, window_transfer
+from .kernels.windows import window_alias_sum, window_transfer
 
 __all__ = ["PowerSpectrum", "power_spectrum", "rfft_mode_weights", "shell_average"]
 
@@ -69,8 +69,9 @@ def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
         ``"aliased"`` divides by ``sqrt(sum_n W^2(k + 2 pi n/h))`` (Jing 2005; for shot-noise
         dominated, non-interlaced fields).
     shot_noise : ``None``, or the white-noise level to subtract, usually ``grid.volume / N``.
-        With ``compensation="sinc"`` on a non-interlaced field it is subtracted as
-        ``shot_noise * C(k) / W(k)^2``, the aliased form it actually takes; otherwise as a constant.
+        With ``compensation="sinc"`` it is subtracted as ``shot_noise * C(k) / W(k)^2``, the
+        aliased form it actually takes (``C`` the alias sum over the images the deposit keeps:
+        all, or the even ones when ``interlaced``); otherwise as a constant.
     overdensity : analyse ``field / mean - 1`` (default) instead of the field itself.
     """
     f = np.asarray(field, dtype=np.float64)
@@ -98,8 +99,8 @@ def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
         pk = pk / window_factor
     if shot_noise is not None:
         shot_noise = float(shot_noise)
-        if scheme is not None and compensation == "sinc" and not interlaced:
-            pk = pk - shot_noise * window_alias_sum(grid, scheme) / window_factor
+        if scheme is not None and compensation == "sinc":
+            pk = pk - shot_noise * window_alias_sum(grid, scheme, interlaced=interlaced) / window_factor
         else:
             pk = pk - shot_noise
     if kedges is None:

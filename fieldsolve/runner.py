@@ -1,10 +1,10 @@
 """Config-driven runs: ``fieldsolve.run(config, out=...)`` (the CLI calls the same function).
 
-Particle runs (``nbody``, ``pic``) integrate with kick-drift-kick leapfrog; the force loop uses
-only public library functions:
+Particle runs (``nbody``, ``pic``) integrate with kick-drift-kick leapfrog; the forces come from
+the library's one PM path, :class:`fieldsolve.pm.ParticleMesh` (settings from ``solver``):
 
-    deposit(grid, x, weights)  ->  PoissonSolver.solve(f)  ->  PoissonSolver.gradient(phi)
-    ->  interpolate(grid, -grad phi, x)  ->  kick / drift
+    ParticleMesh.paint(x, weights)  ->  .solve(rho, coupling)  ->  .readout(-grad phi, x)
+    ->  kick / drift
 
 Gravity: ``lap phi = 4 pi G (rho - mean)`` on periodic grids (the mean is removed, Jeans swindle),
 ``lap phi = 4 pi G rho`` on isolated ones; acceleration ``g = -grad phi``.
@@ -233,62 +233,32 @@ class _FileSizeLimit:
 # --------------------------------------------------------------------------------------------
 # physics: force models
 # --------------------------------------------------------------------------------------------
-def _solver(cfg, grid):
-    from .poisson import PoissonSolver
-
-    try:
-        return PoissonSolver(grid, cfg.solver.kernel, warn_mean=False)  # the runner removes the mean itself
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"solver.kernel = {cfg.solver.kernel!r}: {exc}") from None
-
-
 def _units(cfg):
     u = cfg.units
     return {"length": u.length_si, "time": u.time_si, "velocity": u.length_si / u.time_si,
             "mass": u.mass_si, "charge": getattr(u, "charge_si", 1.0)}
 
 
-class _PM:
-    """Particle-mesh force model shared by gravity and electrostatics."""
+class _Gravity:
+    """PM gravity: ``lap(phi) = 4 pi G rho`` (mean removed on periodic grids), ``g = -grad(phi)``."""
 
-    def __init__(self, cfg, grid):
-        from . import deposit, interpolate
-
-        self.cfg, self.grid = cfg, grid
-        self.solver = _solver(cfg, grid)
-        self.scheme = cfg.solver.scheme
-        self.method = cfg.solver.gradient
-        self._deposit, self._interpolate = deposit, interpolate
-        self.meshes = {}
-
-    def _mesh_forces(self, x, source_weights):
-        rho = self._deposit(self.grid, x, source_weights, self.scheme)
-        f = self.source(rho)
-        phi = self.solver.solve(f)
-        field = -np.asarray(self.solver.gradient(phi, method=self.method))
-        self.meshes = {"density": rho, "potential": phi, "field": field}
-        return rho, phi, field
-
-
-class _Gravity(_PM):
     energy_name = "potential_energy"
 
     def __init__(self, cfg, grid):
-        super().__init__(cfg, grid)
-        self.G = cfg.units.G
+        from .pm import ParticleMesh
 
-    def source(self, rho):
-        f = 4 * np.pi * self.G * rho
-        if self.grid.all_periodic:
-            f = f - f.mean()
-        return f
+        self.grid = grid
+        self.pm = ParticleMesh(grid, **cfg.solver.pm_settings())
+        self.G = cfg.units.G
+        self.meshes = {}
 
     def accelerations(self, x, p):
-        rho, phi, g = self._mesh_forces(x, p["mass"])
-        acc = self._interpolate(self.grid, g, x, self.scheme)
-        # W = 1/2 sum_i m_i phi(x_i) = 1/2 sum_cells rho phi dV (readout is the adjoint of deposit)
+        rho = self.pm.paint(x, p["mass"])
+        phi, g = self.pm.solve(rho, 4 * np.pi * self.G)
+        self.meshes = {"density": rho, "potential": phi, "field": g}
+        # W = 1/2 sum_i m_i phi(x_i) = 1/2 sum_cells rho phi dV (readout is the adjoint of paint)
         energy = 0.5 * float(np.sum(rho * phi)) * self.grid.cell_volume
-        return acc, energy
+        return self.pm.readout(g, x), energy
 
     def mesh_units(self, units):
         L, T, M = units["length"], units["time"], units["mass"]
@@ -297,13 +267,20 @@ class _Gravity(_PM):
                 "field": ("g", fio.UNIT_DIMENSION["acceleration"], L / T ** 2)}
 
 
-class _Electrostatic(_PM):
+class _Electrostatic:
+    """Electrostatic PIC: ``lap(phi) = -rho / eps0`` (with a neutralising background),
+    ``E = -grad(phi)``, acceleration ``(q/m) E``."""
+
     energy_name = "field_energy"
 
     def __init__(self, cfg, grid):
-        super().__init__(cfg, grid)
+        from .pm import ParticleMesh
+
+        self.grid = grid
+        self.pm = ParticleMesh(grid, **cfg.solver.pm_settings())
         self.eps0 = cfg.units.epsilon0
         self.neutralize = cfg.background == "neutralizing"
+        self.meshes = {}
         # the Fourier mode followed by `mode_energy` (the first perturbed mode, else mode 1 on axis 0)
         nd = grid.ndim
         mode = [1] + [0] * (nd - 1)
@@ -313,18 +290,15 @@ class _Electrostatic(_PM):
                 break
         self.mode = tuple(int(m) for m in mode)
 
-    def source(self, rho):
-        if self.neutralize:
-            rho = rho - rho.mean()
-        return -rho / self.eps0
-
     def accelerations(self, x, p):
         from . import fft
 
-        rho, phi, E = self._mesh_forces(x, p["charge"])
+        rho = self.pm.paint(x, p["charge"])
         if self.neutralize:
-            self.meshes["density"] = rho - rho.mean()
-        acc = self._interpolate(self.grid, E, x, self.scheme) * p["qm"][:, None]
+            rho -= rho.mean()
+        phi, E = self.pm.solve(rho, -1.0 / self.eps0)
+        self.meshes = {"density": rho, "potential": phi, "field": E}
+        acc = self.pm.readout(E, x) * p["qm"][:, None]
         energy = 0.5 * self.eps0 * float(np.sum(E * E)) * self.grid.cell_volume
         # energy in the +-k pair of the followed mode: eps0 V |E_k|^2 / N^2 (Parseval)
         Ek = fft.rfftn(E, axes=tuple(range(1, self.grid.ndim + 1)))[(slice(None),) + self.mode]
@@ -910,12 +884,17 @@ def _run_particles(plan, prov, progress, stop_after):
 # --------------------------------------------------------------------------------------------
 # single Poisson solve
 # --------------------------------------------------------------------------------------------
-def _poisson_model(cfg, grid, inputs):
-    """(density on the grid, analytic model or None) for the configured source."""
+def _poisson_model(cfg, grid, inputs=None):
+    """(density on the grid, analytic model or None) for the configured source; an HDF5 source
+    comes from ``inputs`` (read and checked before the run started) or is read now."""
     from . import analytic
 
     src = cfg.source
-    if src.kind == "hdf5":  # read and checked before the run started (fieldsolve.inputs)
+    if src.kind == "hdf5":
+        if inputs is None:
+            from .inputs import load_inputs
+
+            inputs = load_inputs(cfg)
         return inputs["source"], None
     center = src.center or [o + b / 2 for o, b in zip(grid.origin, grid.box)]
     if src.kind == "gaussian":

@@ -120,7 +120,7 @@ def test_ewald_alpha_independence_and_constant():
         r = 1e-5 * L
         psi = an.ewald_potential(np.array([[r, 0, 0]]), L)[0]
         assert abs((psi - 1 / r) * L - an.EWALD_CONSTANT) < 1e-8
-    assert an.EWALD_CONSTANT == fs.green.ZETA3
+    assert an.EWALD_CONSTANT == fs.kernels.ZETA3
 
 
 def test_ewald_force_is_minus_gradient():

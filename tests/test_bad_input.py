@@ -106,7 +106,7 @@ CLI_CASES = [
      ["NaN or infinite"]),
     ("kernel needs equal spacing", {}, _with(POISSON, **{"grid.box": [1.0, 2.0, 1.0], "solver": {"kernel": "zeta"},
                                                          "source": {"kind": "gaussian"}}), ["run"], 2,
-     ["solver.kernel = 'zeta'", "needs equal spacing"]),
+     ["solver: kernel 'zeta'", "needs equal spacing"]),
     ("fd4 on 4 cells", {}, _with(POISSON, **{"grid.shape": [4, 8, 8], "grid.box": [0.5, 1.0, 1.0],
                                              "solver": {"gradient": "fd4"},
                                              "source": {"kind": "gaussian"}}), ["run"], 2,

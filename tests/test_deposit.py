@@ -229,8 +229,8 @@ def test_interlacing_cancels_the_odd_alias():
     for scheme in ["cic", "tsc", "pcs"]:
         plain = np.fft.rfft(deposit(grid, x[:, None], w, scheme))
         inter = np.fft.rfft(deposit(grid, x[:, None], w, scheme, interlace=True))
-        wa = fs.get_window(scheme).transfer(kalias, grid.spacing[0])
-        w2 = fs.get_window(scheme).transfer(k2, grid.spacing[0])
+        wa = fs.get_window(scheme).transfer_1d(kalias, grid.spacing[0])
+        w2 = fs.get_window(scheme).transfer_1d(k2, grid.spacing[0])
         # the alias is there with the predicted amplitude (up to the particle lattice's images)...
         assert abs(abs(plain[3]) / abs(plain[2]) / (0.2 * abs(wa) / (0.3 * w2)) - 1) < 0.02
         assert abs(inter[3]) < 1e-12 * abs(plain[2])         # ...and interlacing removes it
@@ -367,7 +367,7 @@ def test_bad_inputs_give_clear_errors(rng):
         deposit(grid, x, np.r_[np.ones(9), np.inf])
     with pytest.raises(ValueError, match="10 particles"):
         deposit(grid, x, np.ones(7))
-    with pytest.raises(ValueError, match="scheme"):
+    with pytest.raises(ValueError, match="window"):
         deposit(grid, x, scheme="quintic")
     with pytest.raises(ValueError, match="outside"):
         deposit(grid, x, outside="clip")

@@ -182,8 +182,8 @@ def test_default_config_end_to_end(tmp_path):
     assert "step/s" not in r.stderr and "\r" not in r.stderr  # no progress bar when not on a TTY
     for name in ("config.yaml", "config.resolved.yaml", "provenance.json", "log.txt", "timeseries.h5",
                  "diags/fields/fields.pmd", "diags/fields/fs_000000.h5", "diags/fields/fs_000010.h5",
-                 "checkpoints/latest", "plots/energy.png", "plots/density_projection.png",
-                 "plots/potential_slice.png"):
+                 "checkpoints/latest", "plots/energy.png", "plots/density.png",
+                 "plots/potential.png", "plots/particles.png"):
         assert (out / name).exists(), name
     assert (out / "config.yaml").read_text() == (CONFIGS / "default.yaml").read_text()
     prov = json.loads((out / "provenance.json").read_text())

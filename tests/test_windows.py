@@ -4,7 +4,7 @@ from scipy.integrate import trapezoid
 
 import fieldsolve as fs
 from fieldsolve import Grid, deposit
-from fieldsolve.windows import WINDOWS, get_window
+from fieldsolve.kernels.windows import WINDOWS, get_window
 
 SCHEMES = ["ngp", "cic", "tsc", "pcs"]
 
@@ -37,7 +37,7 @@ def test_transfer_is_fourier_transform_of_shape(name):
     x = np.linspace(-2.5, 2.5, 200001)
     for k in [0.3, 1.7, 3.1]:
         ft = trapezoid(w.shape(x) * np.cos(k * x), x)
-        assert abs(ft - w.transfer(k, 1.0)) < 1e-6
+        assert abs(ft - w.transfer_1d(k, 1.0)) < 1e-6
 
 
 @pytest.mark.parametrize("name", SCHEMES)
@@ -45,10 +45,38 @@ def test_alias_sum_closed_form_against_brute_force(name):
     w = get_window(name)
     n = np.arange(-20000, 20001)
     for k in [0.05, 0.9, 2.0, 3.1]:
-        brute = np.sum(w.transfer(k + 2 * np.pi * n, 1.0) ** 2)
+        brute = np.sum(w.transfer_1d(k + 2 * np.pi * n, 1.0) ** 2)
         # NGP's images decay only as n^-2: the truncated tail is ~ 2/(pi^2 * 20000)
         tol = 2e-5 if name == "ngp" else 1e-13
         assert abs(brute - w.alias_sum(k, 1.0)) < tol
+
+
+@pytest.mark.parametrize("name", SCHEMES)
+def test_alternating_alias_sum_against_brute_force(name):
+    """sum_n (-1)^n W^2(k + 2 pi n) = cos(k/2) a_p(sin^2(k/2)) (what interlacing leaves)."""
+    w = get_window(name)
+    n = np.arange(-20000, 20001)
+    for k in [0.05, 0.9, 2.0, 3.1]:
+        brute = np.sum((-1.0) ** np.abs(n) * w.transfer_1d(k + 2 * np.pi * n, 1.0) ** 2)
+        assert abs(brute - w.alias_sum_alternating(k, 1.0)) < 1e-9
+
+
+def test_interlaced_alias_sum_keeps_even_images():
+    g = fs.Grid((8, 6), (1.0, 0.75))
+    full = fs.window_alias_sum(g, "tsc")
+    inter = fs.window_alias_sum(g, "tsc", interlaced=True)
+    nyq = g.nyquist_mask()
+    np.testing.assert_array_equal(inter[nyq], full[nyq])
+    # brute force over the even images (|n_a| <= 40), off the Nyquist modes
+    kx, ky = g.kvectors()
+    h = g.spacing
+    brute = 0.0
+    for i in range(-40, 41):
+        for j in range(-40, 41):
+            if (i + j) % 2 == 0:
+                brute = brute + (np.sinc((kx + 2 * np.pi * i / h[0]) * h[0] / (2 * np.pi))
+                                 * np.sinc((ky + 2 * np.pi * j / h[1]) * h[1] / (2 * np.pi))) ** 6
+    np.testing.assert_allclose(inter[~nyq], np.broadcast_to(brute, g.rfft_shape)[~nyq], rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", SCHEMES)

@@ -1,91 +1,38 @@
-"""Green's functions of the Laplacian as convolution kernels (array + Fourier symbol).
-
-Sign convention (all of fieldsolve): ``lap(phi) = f``. Gravity uses ``f = 4 pi G rho`` (a point
-mass gives ``phi = -G M / r``), electrostatics ``f = -rho / eps0``. The free-space Green's
-functions with ``lap(G) = delta`` are
-
-    3D: G = -1 / (4 pi r),   2D: G = ln(r) / (2 pi),   1D: G = |x| / 2,
-
-and, for ``geometry="thin_disc"`` (potential in the plane of a razor-thin sheet, 2D grid),
-``G = -1 / (4 pi r)`` restricted to the plane, so that ``f = 4 pi G Sigma`` gives
-``phi = -G int Sigma / |x - x'| d^2x'``.
-
-Two families of kernels:
-
-* :class:`PeriodicKernel` -- a Fourier **symbol** ``G_hat(k)`` on the real-FFT layout of a
-  periodic grid (``phi_hat = G_hat f_hat``, ``G_hat(0) := 0``). ``array(grid)`` gives the
-  equivalent real-space circular kernel.
-* :class:`FreeKernel` -- a **lag array** ``K[m]`` on the octant ``m_a = 0..n_a`` (the kernel is
-  even): the discrete free-space solve is the aperiodic convolution
-  ``phi_i = sum_j K[i - j] f_j``, so ``K`` already contains the cell volume
-  (point sampling: ``K[m] = h^d G(m h)``). The solver pads to ``2N``, places the origin at
-  index 0 with negative lags wrapped (:func:`pad_kernel`), and stores the FFT of that array,
-  which is real because the kernel is even (:func:`kernel_spectrum`).
+"""Free-space (isolated) Green's functions (family ``"free"``) as lag arrays on the octant,
+the padding rule that puts their origin at index 0, and their transfer functions on the padded
+grid. Conventions: :mod:`.green`.
 
 The singular value ``K[0]`` decides the order of the point-sampled kernel: the
 Epstein-zeta ("zeta") value cancels the leading ``h^{d-p}`` error term of the punctured
 trapezoidal rule (Marin, Runborg & Tornberg 2014), which turns the 2nd-order Hockney kernel into a
 4th-order one (3rd order for thin discs) at zero cost. See ``docs/poisson.md``.
-
-Units: spacings and boxes in the grid's length unit; ``K`` carries length^2 (volume kernels,
-any dimension: ``h^d`` times a length^(2-d)) so that ``phi`` has the units of ``f`` x length^2.
 """
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 import scipy.fft
 import scipy.special as sp
 
-from . import fft
-from .windows import get_window
+from .. import fft
+from ..grid import signed_modes
+from .base import names, register
+from .green import (INF, ZETA2_HALF, ZETA2_PRIME0, ZETA3, GreenKernel, _isotropic, _lag_radius,
+                    green_function, long_range_green_function)
 
-__all__ = [
-    "Kernel", "PeriodicKernel", "FreeKernel", "SpectralKernel", "FD2Kernel", "FD4Kernel",
-    "Mehrstellen4Kernel", "OptimalKernel", "PointKernel", "IGFKernel", "LGFKernel",
-    "HejlesenKernel", "Hej0Kernel", "VGFKernel", "get_kernel", "kernel_names",
-    "PERIODIC_KERNELS", "FREE_KERNELS", "pad_kernel", "kernel_spectrum", "lag_indices",
-    "ZETA3", "ZETA2_PRIME0", "ZETA2_HALF", "lgf3", "lgf2", "green_function",
-]
-
-# -- lattice constants ---------------------------------------------------------------------
-#: Epstein zeta Z_3(1) of the cubic lattice (= the Ewald constant lim (psi - 1/r) L).
-ZETA3 = -2.8372974794806
-#: Z_2'(0) of the square lattice: the zeta singular value of the 2D log kernel.
-ZETA2_PRIME0 = -1.3105329259115
-#: Z_2(1) = 4 zeta(1/2) beta(1/2) of the square lattice (thin-disc kernel -1/r).
-ZETA2_HALF = 4.0 * (-1.4603545088095868) * 0.66769145718960917
-#: Watson's value of the 7-point lattice Green's function at the origin.
-LGF3_ORIGIN = -0.2527310098586630
-
-INF = math.inf
+__all__ = ["FreeKernel", "PointKernel", "IGFKernel", "HejlesenKernel", "Hej0Kernel", "VGFKernel",
+           "lag_indices", "pad_kernel", "padded_transfer"]
 
 
-def green_function(r, ndim, geometry="volume"):
-    """Continuous free-space Green's function ``G(r)`` with ``lap G = delta`` (see module doc)."""
-    r = np.asarray(r, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        if geometry == "thin_disc":
-            return -1.0 / (4 * np.pi * r)
-        if ndim == 3:
-            return -1.0 / (4 * np.pi * r)
-        if ndim == 2:
-            return np.log(r) / (2 * np.pi)
-    return np.abs(r) / 2
-
-
-# -- helpers shared by the solver --------------------------------------------------------------
 def lag_indices(n_padded):
-    """Signed lag of every index of a padded axis: ``j`` for ``j < P/2``, ``j - P`` above.
-
-    ``numpy.fft.fftfreq(P) * P`` is exactly the wrap rule for both ``P = 2N`` (the lag ``-N``
+    """Signed lag of every index of a padded axis (:func:`fieldsolve.grid.signed_modes`): ``j``
+    for ``j < P/2``, ``j - P`` above. That is the wrap rule for both ``P = 2N`` (the lag ``-N``
     entry is never used by an ``N``-point source) and the minimal ``P = 2N - 1``, where the
     wrap must be ``j - (2N - 1)`` for ``j >= N`` (pitfall: reusing the ``2N`` formula there
     costs 6e-2 in relL2).
     """
-    return np.rint(np.fft.fftfreq(n_padded) * n_padded).astype(np.int64)
+    return signed_modes(n_padded)
 
 
 def pad_kernel(octant, padded_shape, free_axes=None):
@@ -111,7 +58,7 @@ def pad_kernel(octant, padded_shape, free_axes=None):
     return octant[np.ix_(*idx)]
 
 
-def kernel_spectrum(padded, free_axes=None, imag_tol=1e-9):
+def padded_transfer(padded, free_axes=None, imag_tol=1e-9):
     """Real spectrum (rfft layout) of a padded even kernel; checks ``|Im| <= tol |Re|``.
 
     The kernel is even on every mirrored axis, so its transform is real (measured
@@ -132,221 +79,16 @@ def kernel_spectrum(padded, free_axes=None, imag_tol=1e-9):
     return np.ascontiguousarray(spec.real)
 
 
-def _isotropic(spacing, what):
-    h = spacing[0]
-    if any(abs(x - h) > 1e-12 * h for x in spacing):
-        raise ValueError(f"kernel {what!r} needs equal spacing on its free-space axes, got "
-                         f"{tuple(spacing)}; use 'chat2', 'igf' or 'vgf' for anisotropic cells")
-    return h
-
-
-def _lag_radius(spacing, counts, scale=True):
-    """|m h| (physical) on the octant ``m_a = 0..counts_a``."""
-    axes = [np.arange(n + 1, dtype=np.float64) * (h if scale else 1.0)
-            for h, n in zip(spacing, counts)]
-    mesh = np.meshgrid(*axes, indexing="ij", sparse=True)
-    return np.sqrt(sum(m * m for m in mesh))
-
-
-# ---------------------------------------------------------------------------------------------
-class Kernel:
-    """Base class: a named Green's function with its order of accuracy."""
-
-    name = "kernel"
-    kind = "free"  # "periodic" | "free"
-    order = 2
-    geometries = ("volume",)
-    option_names: tuple = ()
-    mixed = False  # usable with mixed periodic/free axes
-    anisotropic = True
-
-    def __init__(self, **options):
-        unknown = set(options) - set(self.option_names)
-        if unknown:
-            allowed = ", ".join(self.option_names) or "none"
-            raise ValueError(f"kernel {self.name!r} got unknown option(s) {sorted(unknown)}; "
-                             f"accepted: {allowed}")
-        self.options = dict(options)
-
-    def __repr__(self):
-        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
-        return f"{type(self).__name__}({self.name!r}{', ' + opts if opts else ''})"
-
-    def check(self, grid, geometry):
-        """Raise ValueError if this kernel cannot solve on ``grid`` with ``geometry``."""
-        if geometry not in self.geometries:
-            raise ValueError(f"kernel {self.name!r} does not support geometry={geometry!r}; "
-                             f"it supports {self.geometries}")
-
-
-# == periodic symbols ===========================================================================
-def _sin2(grid, rfft=True):
-    """``s_a = sin^2(k_a h_a / 2)`` per axis on the (r)FFT layout."""
-    return [np.sin(k * h / 2) ** 2 for k, h in zip(grid.kvectors(rfft=rfft), grid.spacing)]
-
-
-class PeriodicKernel(Kernel):
-    """A Fourier symbol ``G_hat(k)`` for periodic axes; ``G_hat(0) = 0`` (k = 0 mode dropped).
-
-    Option ``split=r_s`` multiplies the symbol by ``exp(-k^2 r_s^2)`` (Gaussian long-range
-    part of a TreePM/P3M split: the potential of a unit point becomes
-    ``-erf(r / 2 r_s) / (4 pi r)`` summed over images).
-    """
-
-    kind = "periodic"
-    option_names = ("split",)
-
-    def check(self, grid, geometry):
-        super().check(grid, geometry)
-        if not grid.all_periodic:
-            raise ValueError(f"kernel {self.name!r} is a periodic kernel but the grid has "
-                             f"free axes {grid.periodic}; free-space kernels: "
-                             f"{sorted(FREE_KERNELS)}")
-
-    def _raw(self, grid):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def symbol(self, grid, rfft=True):
-        """``G_hat(k)`` (real) on the rfft (or full fft) layout of ``grid``, zero at k = 0."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.asarray(self._raw(grid, rfft), dtype=np.float64)
-        g = np.broadcast_to(g, grid.rfft_shape if rfft else grid.shape).copy()
-        g.flat[0] = 0.0
-        rs = self.options.get("split")
-        if rs:
-            g *= np.exp(-grid.k2(rfft=rfft) * float(rs) ** 2)
-        return g
-
-    def array(self, grid):
-        """Real-space circular kernel ``K`` with ``phi = K (*) f`` (inverse DFT of the symbol)."""
-        return fft.irfftn(self.symbol(grid), grid.shape)
-
-
-class SpectralKernel(PeriodicKernel):
-    """``G_hat = -1/k^2``: exact Laplacian, spectral accuracy."""
-
-    name = "spectral"
-    order = INF
-
-    def _raw(self, grid, rfft):
-        return -1.0 / grid.k2(rfft=rfft)
-
-
-class FD2Kernel(PeriodicKernel):
-    """Inverse of the (2d+1)-point Laplacian: ``G_hat = -1 / sum_a (2 sin(k_a h_a/2)/h_a)^2``."""
-
-    name = "fd2"
-    order = 2
-
-    def _raw(self, grid, rfft):
-        return -1.0 / sum(4 * s / h**2 for s, h in zip(_sin2(grid, rfft), grid.spacing))
-
-
-class FD4Kernel(PeriodicKernel):
-    """Inverse of the wide 4th-order Laplacian (5 points per axis):
-    ``G_hat = -1 / sum_a (4 s_a + (4/3) s_a^2) / h_a^2``, ``s_a = sin^2(k_a h_a / 2)``."""
-
-    name = "fd4"
-    order = 4
-
-    def _raw(self, grid, rfft):
-        return -1.0 / sum((4 * s + 4.0 / 3.0 * s * s) / h**2
-                          for s, h in zip(_sin2(grid, rfft), grid.spacing))
-
-
-class Mehrstellen4Kernel(PeriodicKernel):
-    """Compact 4th-order Mehrstellen operator (19-point in 3D, 9-point in 2D, Numerov in 1D)
-    with its right-hand-side correction:
-    ``G_hat = h^2 (1 - S1/3) / (-4 S1 + (8/3) S2)``, ``S1 = sum s_a``, ``S2 = sum_{a<b} s_a s_b``.
-    Needs equal spacing."""
-
-    name = "mehrstellen4"
-    order = 4
-    anisotropic = False
-
-    def check(self, grid, geometry):
-        super().check(grid, geometry)
-        _isotropic(grid.spacing, self.name)
-
-    def _raw(self, grid, rfft):
-        s = _sin2(grid, rfft)
-        h = grid.spacing[0]
-        s1 = sum(s)
-        s2 = sum(s[a] * s[b] for a in range(len(s)) for b in range(a + 1, len(s))) if len(s) > 1 else 0.0
-        return h * h * (1 - s1 / 3) / (-4 * s1 + 8.0 / 3.0 * s2)
-
-
-_DIFF = {
-    "spectral": lambda k, h: k,
-    "fd2": lambda k, h: np.sin(k * h) / h,
-    "fd4": lambda k, h: (8 * np.sin(k * h) - np.sin(2 * k * h)) / (6 * h),
-}
-
-
-class OptimalKernel(PeriodicKernel):
-    """Hockney-Eastwood optimal influence function for a PM force calculation.
-
-    Minimises the mean-square force error for assignment window ``window`` (deposit and
-    readout), differencing ``differencing`` (``D(k) = i k`` spectral, or the FD2/FD4 symbols)
-    and the reference force of a (Gaussian-smoothed, ``split=r_s``) point mass:
-
-        G_opt(k) = - sum_n U^2(k_n) (D(k) . k_n) S^2(k_n) / k_n^2 / ( |D(k)|^2 [sum_n U^2(k_n)]^2 ),
-
-    ``k_n = k + 2 pi n / h``, ``U`` the window transfer, ``S^2 = exp(-k^2 r_s^2)``,
-    aliases ``|n_a| <= alias``. Window deconvolution is built in: do not deconvolve again.
-    """
-
-    name = "optimal"
-    option_names = ("window", "split", "differencing", "alias")
-
-    def __init__(self, **options):
-        super().__init__(**options)
-        self.window = get_window(self.options.get("window", "cic"))
-        self.differencing = self.options.get("differencing", "spectral")
-        if self.differencing not in _DIFF:
-            raise ValueError(f"differencing={self.differencing!r}; choose one of {sorted(_DIFF)}")
-        self.alias = int(self.options.get("alias", 2))
-        self.order = 2
-
-    def symbol(self, grid, rfft=True):
-        rs = float(self.options.get("split") or 0.0)
-        ks = grid.kvectors(rfft=rfft)
-        hs = grid.spacing
-        nd = grid.ndim
-        d = [_DIFF[self.differencing](k, h) for k, h in zip(ks, hs)]
-        dd = sum(x * x for x in d)
-        num = 0.0
-        usum = 0.0
-        rng = range(-self.alias, self.alias + 1)
-        for n in np.ndindex(*(len(rng),) * nd):
-            kn = [k + 2 * np.pi * (n[a] - self.alias) / hs[a] for a, k in enumerate(ks)]
-            u2 = 1.0
-            for a in range(nd):
-                u2 = u2 * self.window.transfer(kn[a], hs[a]) ** 2
-            kn2 = sum(x * x for x in kn)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                term = u2 * sum(d[a] * kn[a] for a in range(nd)) * np.exp(-kn2 * rs * rs) / kn2
-            num = num + np.nan_to_num(term, nan=0.0, posinf=0.0, neginf=0.0)
-            usum = usum + u2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = -num / (dd * usum * usum)
-        g = np.broadcast_to(np.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0),
-                            grid.rfft_shape if rfft else grid.shape).copy()
-        g.flat[0] = 0.0
-        return g
-
-
-# == free-space lag kernels =====================================================================
-class FreeKernel(Kernel):
+class FreeKernel(GreenKernel):
     """A free-space kernel given by its octant lag array ``K[m]`` (cell volume included)."""
 
     kind = "free"
 
-    def check(self, grid, geometry):
+    def check(self, grid, geometry="volume"):
         super().check(grid, geometry)
         if grid.all_periodic:
             raise ValueError(f"kernel {self.name!r} is a free-space kernel but every axis of the "
-                             f"grid is periodic; periodic kernels: {sorted(PERIODIC_KERNELS)}")
+                             f"grid is periodic; periodic kernels: {list(names('periodic'))}")
         free = [a for a in range(grid.ndim) if not grid.periodic[a]]
         if len(free) < grid.ndim:
             if not self.mixed:
@@ -367,13 +109,21 @@ class FreeKernel(Kernel):
         """Lag array ``K[m]`` for ``m_a = 0..counts_a`` (float64)."""
         raise NotImplementedError
 
-    def padded(self, spacing, counts, padded_shape, geometry="volume"):
-        """The kernel on the padded grid, origin at index 0, negative lags wrapped."""
-        return pad_kernel(self.octant(spacing, counts, geometry), padded_shape)
+    def padded_shape(self, grid, padding="2n"):
+        """``2N`` (or ``2N - 1``) cells on every free axis of ``grid``, ``N`` on periodic ones."""
+        extra = 0 if padding == "2n" else 1
+        return tuple(n if p else 2 * n - extra for n, p in zip(grid.shape, grid.periodic))
 
-    def spectrum(self, spacing, counts, padded_shape, geometry="volume"):
-        """Real rfft-layout transform of :meth:`padded` (the Fourier symbol on the padded grid)."""
-        return kernel_spectrum(self.padded(spacing, counts, padded_shape, geometry))
+    def array(self, grid, padded_shape=None, geometry="volume"):
+        """The kernel on the padded grid (default ``2N`` per axis, every axis free), origin at
+        index 0, negative lags wrapped (:func:`pad_kernel`)."""
+        padded_shape = padded_shape or self.padded_shape(grid)
+        return pad_kernel(self.octant(grid.spacing, grid.shape, geometry), padded_shape)
+
+    def transfer(self, grid, padded_shape=None, geometry="volume"):
+        """Real rfft-layout transform of :meth:`array` (the transfer function on the padded
+        grid)."""
+        return padded_transfer(self.array(grid, padded_shape, geometry))
 
 
 def _point_octant(spacing, counts, geometry):
@@ -445,6 +195,11 @@ class PointKernel(FreeKernel):
       ``-(1/2)(3/4pi)^{2/3} h^2``, 2D/1D/thin disc exact cell average. 2nd order (1st for
       thin discs). Anisotropic cells allowed.
 
+    Option ``split=r_s`` (all axes free, ``geometry="volume"``): sample the smooth long-range
+    Green's function of a Gaussian split instead (:func:`long_range_green_function`, the
+    free-space twin of the periodic ``split``), for the mesh part of TreePM/P3M forces; the
+    singular value is then simply ``G_long(0)``.
+
     Mixed boundaries (periodic + free axes): per transverse mode ``k`` the free-axis kernel is
     the Green's function of ``d^2/dz^2 - k^2``: one free axis ``g_k(z) = -exp(-k|z|)/(2k)``
     (``|z|/2`` at ``k = 0``), two free axes ``g_k(r) = -K0(k r)/(2 pi)`` (``ln r / 2 pi``).
@@ -454,6 +209,7 @@ class PointKernel(FreeKernel):
 
     geometries = ("volume", "thin_disc")
     mixed = True
+    option_names = ("split",)
 
     def __init__(self, singular="zeta", **options):
         super().__init__(**options)
@@ -462,7 +218,18 @@ class PointKernel(FreeKernel):
         self.singular = singular
         self.name = singular
         self.order = 4 if singular == "zeta" else 2
-        self.anisotropic = singular != "zeta"
+        self.split = self.options.get("split")
+        if self.split is not None:
+            self.split = float(self.split)
+            if not (math.isfinite(self.split) and self.split > 0):
+                raise ValueError(f"split={options['split']!r} must be a length > 0")
+        self.anisotropic = singular != "zeta" or self.split is not None
+
+    def check(self, grid, geometry="volume"):
+        super().check(grid, geometry)
+        if self.split is not None and (geometry != "volume" or not all(not p for p in grid.periodic)):
+            raise ValueError(f"kernel {self.name!r} with split= needs every axis free and "
+                             "geometry='volume' (mixed boundaries and thin discs have no split form)")
 
     def order_for(self, geometry):
         if geometry == "thin_disc":
@@ -488,6 +255,9 @@ class PointKernel(FreeKernel):
         return float(_cell_integral(spacing, (0,) * nd, geometry).flat[0])
 
     def octant(self, spacing, counts, geometry="volume"):
+        if self.split is not None:
+            return math.prod(spacing) * long_range_green_function(
+                _lag_radius(spacing, counts), len(spacing), self.split)
         k = _point_octant(spacing, counts, geometry)
         k.flat[0] = self.origin_value(spacing, geometry)
         return k
@@ -558,111 +328,6 @@ class IGFKernel(FreeKernel):
 
     def octant(self, spacing, counts, geometry="volume"):
         return _cell_integral(spacing, counts, geometry)
-
-
-# lattice Green's functions ------------------------------------------------------------------
-_U = None
-
-
-def _lgf_nodes():
-    """Trapezoid nodes in u = ln t for int_0^inf dt (analytic head and tail added separately)."""
-    global _U
-    if _U is None:
-        du = 0.05
-        u = np.arange(-34.0, np.log(4e8) + du / 2, du)
-        w = np.full(u.size, du)
-        w[0] = w[-1] = du / 2
-        _U = (np.exp(u), w * np.exp(u), np.exp(u[-1]), du)
-    return _U
-
-
-def _bessel_table(m, d):
-    """Lags ``|m|`` (..., d) flattened, ``ive(n, 2t)`` for every lag value ``n`` at the
-    quadrature nodes, the nodes, and a chunk size that bounds the (chunk, nodes) products."""
-    m = np.abs(np.asarray(m, dtype=np.int64))
-    flat = m.reshape(-1, d)
-    nodes = _lgf_nodes()
-    t = nodes[0]
-    mmax = int(flat.max()) if flat.size else 0
-    table = sp.ive(np.arange(mmax + 1)[:, None], 2 * t[None, :])
-    return m, flat, table, nodes, max(1, 2_000_000 // t.size)
-
-
-def lgf3(m):
-    """7-point lattice Green's function ``G_L(m) = -int_0^inf prod_a e^{-2t} I_{m_a}(2t) dt``.
-
-    ``m`` is an integer array (..., 3). Exact inverse of the unscaled 7-point Laplacian
-    (``G_L(0) = -0.252731009858663``, ``G_L(1,0,0) = G_L(0) + 1/6``), evaluated by a
-    trapezoid rule in ``ln t`` plus the large-t tail ``2 (4 pi)^{-3/2} T^{-1/2}`` (with its
-    first correction) and an Euler-Maclaurin end correction.
-    """
-    m, flat, table, (t, w, T, du), chunk = _bessel_table(m, 3)
-    out = np.empty(flat.shape[0])
-    for s in range(0, flat.shape[0], chunk):
-        mm = flat[s:s + chunk]
-        prod = table[mm[:, 0]] * table[mm[:, 1]] * table[mm[:, 2]]
-        integral = prod @ w
-        # Euler-Maclaurin end correction -(du^2/12) f'(b) of the truncated trapezoid rule, with
-        # f(u) = t * prod ~ t^{-1/2} near the upper end, so f'(b) = -f(b)/2
-        fb = prod[:, -1] * T
-        integral += du * du / 12 * 0.5 * fb
-        m2 = (mm * mm).sum(axis=1)
-        tail = (4 * np.pi) ** -1.5 * (2 * T**-0.5 - (4 * m2 - 3) / 16 * (2.0 / 3.0) * T**-1.5)
-        head = np.where(m2 == 0, t[0], 0.0)  # int_0^{t0} 1 dt for m = 0; negligible otherwise
-        out[s:s + chunk] = -(integral + tail + head)
-    return out.reshape(m.shape[:-1])
-
-
-def lgf2(m, h=1.0):
-    """5-point lattice Green's function ``G_L(m) = a(m) + (ln h - gamma - 1.5 ln 2)/(2 pi)``,
-    ``a(m) = int_0^inf e^{-4t}[I_0(2t)^2 - I_{m1}(2t) I_{m2}(2t)] dt`` (so that
-    ``G_L ~ ln(|m| h) / (2 pi)`` far away, as the continuous kernel)."""
-    m, flat, table, (t, w, T, du), chunk = _bessel_table(m, 2)
-    out = np.empty(flat.shape[0])
-    for s in range(0, flat.shape[0], chunk):
-        mm = flat[s:s + chunk]
-        diff = table[0] ** 2 - table[mm[:, 0]] * table[mm[:, 1]]
-        integral = diff @ w
-        m2 = (mm * mm).sum(axis=1)
-        # diff ~ |m|^2 / (16 pi t^2) for large t
-        tail = m2 / (16 * np.pi * T)
-        out[s:s + chunk] = integral + tail
-    return out.reshape(m.shape[:-1]) + (np.log(h) - np.euler_gamma - 1.5 * np.log(2)) / (2 * np.pi)
-
-
-@lru_cache(maxsize=8)
-def _lgf_octant(counts):
-    """G_L (3-D or 2-D by ``len(counts)``) on the octant, computed once per distinct sorted
-    lag tuple, since G_L is symmetric under axis permutations (cached)."""
-    d = len(counts)
-    axes = [np.arange(n + 1) for n in counts]
-    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, d)
-    uniq, inv = np.unique(np.sort(mesh, axis=1), axis=0, return_inverse=True)
-    vals = (lgf3 if d == 3 else lgf2)(uniq)
-    out = vals[inv.ravel()].reshape(tuple(n + 1 for n in counts))
-    out.setflags(write=False)
-    return out
-
-
-class LGFKernel(FreeKernel):
-    """Lattice Green's function of the 7/5/3-point Laplacian: ``K[m] = h^2 G_L(m)``.
-
-    The exact inverse of the 2nd-order stencil on the infinite lattice (the consistent choice
-    when the rest of a code uses that stencil); 2nd order. Needs equal spacing."""
-
-    name = "lgf"
-    order = 2
-    anisotropic = False
-
-    def octant(self, spacing, counts, geometry="volume"):
-        h = _isotropic(spacing, self.name)
-        nd = len(spacing)
-        if nd == 3:
-            return h * h * np.array(_lgf_octant(tuple(counts)))
-        if nd == 2:
-            base = np.array(_lgf_octant(tuple(counts)))
-            return h * h * (base + np.log(h) / (2 * np.pi))
-        return h * h * np.arange(counts[0] + 1, dtype=np.float64) / 2
 
 
 # Hejlesen regularised kernels ----------------------------------------------------------------
@@ -743,7 +408,7 @@ class Hej0Kernel(FreeKernel):
     order = INF
     anisotropic = False
 
-    def check(self, grid, geometry):
+    def check(self, grid, geometry="volume"):
         super().check(grid, geometry)
         if grid.ndim != 3:
             raise ValueError("kernel 'hej0' exists in 3D only (the 2D cut-off kernel is "
@@ -781,7 +446,7 @@ class VGFKernel(FreeKernel):
     option_names = ("L",)
 
     @staticmethod
-    def symbol_truncated(k, L, ndim, geometry="volume"):
+    def transfer_truncated(k, L, ndim, geometry="volume"):
         """``G_hat_L(k)`` of the truncated Green's function (see class doc), ``k >= 0``."""
         k = np.asarray(k, dtype=np.float64)
         x = k * L
@@ -821,46 +486,17 @@ class VGFKernel(FreeKernel):
         rest2 = sum(k * k for k in rest) if nd > 1 else 0.0
         # slab by slab: the (2N+1)^3 array is ~1 GiB at N = 256, its temporaries would be several
         for i, k0 in enumerate(ks[0]):
-            ghat[i] = self.symbol_truncated(np.sqrt(k0 * k0 + rest2), L, nd, geometry)
+            ghat[i] = self.transfer_truncated(np.sqrt(k0 * k0 + rest2), L, nd, geometry)
         full = scipy.fft.dctn(ghat, type=1, workers=-1, overwrite_x=True)
         del ghat
         full /= math.prod(sig_n)
         return np.ascontiguousarray(full[tuple(slice(0, n + 1) for n in counts)])
 
 
-# == registry ====================================================================================
-PERIODIC_KERNELS = {
-    "spectral": SpectralKernel, "fd2": FD2Kernel, "fd4": FD4Kernel,
-    "mehrstellen4": Mehrstellen4Kernel, "optimal": OptimalKernel,
-}
-FREE_KERNELS = {
-    "zeta": lambda **o: PointKernel("zeta", **o), "chat2": lambda **o: PointKernel("chat2", **o),
-    "igf": IGFKernel, "lgf": LGFKernel, "hej0": Hej0Kernel, "vgf": VGFKernel,
-    **{f"hej{m}": (lambda m: (lambda **o: HejlesenKernel(m, **o)))(m) for m in (2, 4, 6, 8, 10)},
-}
-
-
-def kernel_names(kind=None):
-    """Sorted kernel names: all, or those of ``kind`` ``"periodic"`` / ``"free"``."""
-    if kind == "periodic":
-        return sorted(PERIODIC_KERNELS)
-    if kind == "free":
-        return sorted(FREE_KERNELS)
-    return sorted(PERIODIC_KERNELS) + sorted(FREE_KERNELS)
-
-
-def get_kernel(name, **options):
-    """Build a kernel object by name (see :func:`kernel_names`) with its options."""
-    if isinstance(name, Kernel):
-        if options:
-            raise ValueError("options cannot be combined with a kernel object")
-        return name
-    if not isinstance(name, str):
-        raise ValueError(f"kernel must be a name or a Kernel object, got {type(name).__name__}")
-    key = name.lower()
-    if key in PERIODIC_KERNELS:
-        return PERIODIC_KERNELS[key](**options)
-    if key in FREE_KERNELS:
-        return FREE_KERNELS[key](**options)
-    raise ValueError(f"unknown kernel {name!r}; periodic kernels: {kernel_names('periodic')}; "
-                     f"free-space kernels: {kernel_names('free')}")
+register("free", "zeta", lambda **o: PointKernel("zeta", **o))
+register("free", "chat2", lambda **o: PointKernel("chat2", **o))
+register("free", "igf", IGFKernel)
+register("free", "hej0", Hej0Kernel)
+register("free", "vgf", VGFKernel)
+for _m in (2, 4, 6, 8, 10):
+    register("free", f"hej{_m}", (lambda m: lambda **o: HejlesenKernel(m, **o))(_m))
