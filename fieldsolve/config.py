@@ -1087,7 +1087,7 @@ def parse_config(data, overrides=()):
     return _validate(apply_overrides(data, overrides))
 
 
-def _names_a_file(source) -> bool:
+def names_a_file(source) -> bool:
     """A ``Path`` always names a file; a string does when it is one line and ends in
     .yaml/.yml/.json or exists (otherwise it is YAML text)."""
     if isinstance(source, Path):
@@ -1108,7 +1108,7 @@ def load_config(source, overrides=()):
         return source
     if isinstance(source, (dict, BaseModel)):
         return parse_config(source, overrides)
-    if _names_a_file(source):
+    if names_a_file(source):
         data = load_yaml(read_config_text(source), source=str(source))
     else:
         data = load_yaml(str(source))

@@ -99,7 +99,8 @@ def _check_gradient(grid, method):
             try:
                 fd_derivative(np.zeros(n), 0, grid.spacing[a], method, False)
             except ValueError as exc:
-                raise ConfigError(f"solver.gradient = {method!r} on grid.shape = {list(grid.shape)}: {exc}") from None
+                raise ConfigError(f"solver.gradient = {method!r} on grid.shape = {list(grid.shape)}: "
+                                  f"{exc}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,8 +108,6 @@ def _check_gradient(grid, method):
 # --------------------------------------------------------------------------------------------
 def _read(key, path, what):
     """Run ``what()`` (a reader of ``path``) turning every read problem into one line."""
-    from .io import ReadError
-
     try:
         return what()
     except ConfigError:

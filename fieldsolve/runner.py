@@ -40,9 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from . import io as fio
-from .config import ConfigError, config_hash, dump_config, load_config, option, read_config_text
-from .inputs import check_out_dir, is_run_dir, preflight
-from .resources import effective_threads, estimate_memory
+from .config import (ConfigError, config_hash, dump_config, load_config, load_yaml, names_a_file, option,
+                     read_config_text)
+from .inputs import check_out_dir, preflight
+from .resources import effective_threads, estimate_memory  # noqa: F401 - re-exported
 
 __all__ = ["run", "RunResult", "RunError", "estimate_memory"]
 
@@ -437,7 +438,7 @@ class _ParticleRun:
         return state, meta
 
     def restore(self, path, state, meta):
-        """Continue from a checkpoint already read and checked (:func:`_check_checkpoint`)."""
+        """Continue from a checkpoint already read and checked (:func:`_read_checkpoint`)."""
         state = dict(state)
         self.checkpoint = path
         self.extend_from = meta.get("extend_from")
@@ -645,8 +646,9 @@ def _plan_new(config, out, overrides, overwrite, force):
     if config is None:
         raise ConfigError("no config given")
     raw_text = None
-    if isinstance(config, Path) or (isinstance(config, str) and "\n" not in config and Path(config).is_file()):
-        raw_text = read_config_text(config)
+    if isinstance(config, (str, Path)) and names_a_file(config):
+        raw_text = read_config_text(config)  # copied to config.yaml as given
+        config = load_yaml(raw_text, source=str(config))
     cfg = load_config(config, overrides)
     cfg, entropy = _resolve_seed(cfg)
     out = Path(out) if out is not None else Path("runs") / (cfg.name or cfg.kind)
@@ -720,6 +722,8 @@ def _plan_resume(config, out, overrides, force):
         name = latest.read_text().strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{option('resume', out)}: cannot read checkpoints/latest ({exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option('resume', out)}: the run directory is not writable")
     path, state, meta = _read_checkpoint(out, name)
     saved = load_config(meta["config"])  # the config the checkpointed state was made with
     if config is None:
