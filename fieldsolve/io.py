@@ -110,7 +110,8 @@ def atomic_path(path):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         # h5py reports a failed write(2) (EFBIG, ENOSPC) while closing as a RuntimeError
-        failed_io = isinstance(exc, OSError) or (isinstance(exc, RuntimeError) and _HDF5_ERRNO.search(str(exc)))
+        failed_io = isinstance(exc, OSError) or (isinstance(exc, RuntimeError)
+                                                 and _HDF5_ERRNO.search(str(exc)))
         if failed_io and not isinstance(exc, WriteError):
             err = WriteError(f"cannot write {path}: {_reason(exc)}")
             m = _HDF5_ERRNO.search(str(exc))
