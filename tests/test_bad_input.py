@@ -303,14 +303,3 @@ def test_threads_capped_with_a_message(tmp_path):
     res = run(_with(POISSON, threads=999, source={"kind": "gaussian"}), out=tmp_path / "t", echo=False)
     assert f"threads = 999 but {len(os.sched_getaffinity(0))} cores" in (tmp_path / "t" / "log.txt").read_text()
     assert res.final["phi_rel_l2_error"] < 1e-2
-
-
-def test_every_cli_argument_has_help():
-    from fieldsolve.cli import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    for name, p in sub.choices.items():
-        for action in p._actions:
-            if action.dest != "help":
-                assert action.help, (name, action.dest)
