@@ -23,13 +23,17 @@ openPMD-viewer:
 * resolved config and provenance are datasets under ``/fieldsolve/`` (outside ``/data/``).
 
 Every file is written under a temporary name in the same directory and moved into place with
-``os.replace`` (:func:`atomic_path`), so a reader or a crash never sees a half-written file.
+``os.replace`` (:func:`atomic_path`), so a reader or a crash never sees a half-written file; a
+failed write (disk full, file-size limit) raises :class:`WriteError` naming the file. Readers
+raise :class:`ReadError` (one line naming the file and the problem) for a missing, non-HDF5,
+truncated or incomplete file.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
 import os
+import re
 from pathlib import Path
 
 import h5py
@@ -37,7 +41,8 @@ import numpy as np
 
 __all__ = ["atomic_path", "atomic_write_text", "write_iteration", "write_pmd_index", "read_mesh",
            "read_particles", "list_iterations", "write_timeseries", "read_timeseries",
-           "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "write_gadget", "UNIT_DIMENSION", "AXIS_LABELS", "TMP_SUFFIX"]
+           "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "write_gadget", "open_h5",
+           "ReadError", "WriteError", "UNIT_DIMENSION", "AXIS_LABELS", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".tmp"
 AXIS_LABELS = ("x", "y", "z")
@@ -60,13 +65,37 @@ UNIT_DIMENSION = {
 }
 
 
+class WriteError(OSError):
+    """An output file could not be written (disk full, file-size limit, permissions); any
+    previous version of the file is untouched."""
+
+
+class ReadError(ValueError):
+    """An input file is missing, not HDF5, truncated or lacks something; the message is one
+    line naming the file and the problem."""
+
+
+_HDF5_ERRNO = re.compile(r"errno = (\d+), error message = '([^']*)'")
+
+
+def _reason(exc) -> str:
+    """The useful part of an OS or HDF5 error (HDF5 buries errno in a long message)."""
+    m = _HDF5_ERRNO.search(str(exc))
+    if m:
+        return f"{m.group(2)} (errno {m.group(1)})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
 # --------------------------------------------------------------------------------------------
 # atomic replacement
 # --------------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; on success fsync it and ``os.replace`` it onto
-    ``path``; on any exception (including KeyboardInterrupt) remove the temporary file."""
+    ``path``; on any exception (including KeyboardInterrupt) remove the temporary file. OS and
+    HDF5 write failures are raised as :class:`WriteError` naming ``path``."""
     path = Path(path)
     tmp = path.with_name(path.name + TMP_SUFFIX)
     try:
@@ -77,10 +106,44 @@ def atomic_path(path):
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        # h5py reports a failed write(2) (EFBIG, ENOSPC) while closing as a RuntimeError
+        failed_io = isinstance(exc, OSError) or (isinstance(exc, RuntimeError)
+                                                 and _HDF5_ERRNO.search(str(exc)))
+        if failed_io and not isinstance(exc, WriteError):
+            err = WriteError(f"cannot write {path}: {_reason(exc)}")
+            m = _HDF5_ERRNO.search(str(exc))
+            err.errno = getattr(exc, "errno", None) or (int(m.group(1)) if m else None)
+            raise err from exc
         raise
+
+
+@contextlib.contextmanager
+def open_h5(path):
+    """Open an HDF5 file for reading; every failure, while opening or while reading inside
+    the ``with`` block (truncated data, a missing dataset or attribute), is a :class:`ReadError`."""
+    path = Path(path)
+    if not path.exists():
+        raise ReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise ReadError(f"{path}: is a directory, not an HDF5 file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        if not h5py.is_hdf5(path):
+            raise ReadError(f"{path}: not an HDF5 file") from None
+        raise ReadError(f"{path}: cannot open ({_reason(exc)}); truncated or damaged?") from None
+    try:
+        with f:
+            yield f
+    except ReadError:
+        raise
+    except (OSError, RuntimeError) as exc:
+        raise ReadError(f"{path}: cannot read ({_reason(exc)}); truncated or damaged?") from None
+    except KeyError as exc:
+        raise ReadError(f"{path}: {str(exc.args[0]) if exc.args else 'a dataset is missing'}") from None
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -368,7 +431,7 @@ def list_iterations(path):
     path = Path(path)
     if path.is_dir():
         return sorted(int(p.stem.split("_")[-1]) for p in path.glob("fs_*.h5"))
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         return sorted(int(k) for k in f["data"].keys())
 
 
@@ -388,7 +451,7 @@ def read_mesh(path, name, iteration=None):
     Returns ``(data, meta)`` with meta holding spacing, offset, axis labels and time, all in
     x, y, z order regardless of the order stored in the file.
     """
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         it, g = _iteration_group(f, iteration)
         rec = g[_decode(f.attrs.get("meshesPath", b"meshes/")) + name]
         labels = list(_decode(rec.attrs["axisLabels"]))
@@ -418,7 +481,7 @@ def read_mesh(path, name, iteration=None):
 
 def read_particles(path, species=None, iteration=None):
     """Read one species: dict with position (N, nd), velocity (N, nd), id and mass/charge/weighting."""
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         it, g = _iteration_group(f, iteration)
         pg = g[_decode(f.attrs.get("particlesPath", b"particles/"))]
         names = sorted(pg.keys())
@@ -469,7 +532,7 @@ def write_timeseries(path, columns: dict, attrs=None):
 
 
 def read_timeseries(path) -> dict:
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         return {k: f[k][()] for k in f.keys()}
 
 
@@ -492,23 +555,34 @@ def write_checkpoint(path, state: dict, meta: dict):
     return Path(path)
 
 
-def read_checkpoint_meta(path) -> dict:
+def _meta(f):
     import json
 
-    with h5py.File(path, "r") as f:
+    if "meta_json" not in f:
+        raise ReadError(f"{f.filename}: not a fieldsolve checkpoint (no /meta_json)")
+    try:
         return json.loads(f["meta_json"][()].decode())
+    except (ValueError, AttributeError) as exc:
+        raise ReadError(f"{f.filename}: /meta_json is not valid JSON ({exc})") from None
+
+
+def read_checkpoint_meta(path) -> dict:
+    with open_h5(path) as f:
+        return _meta(f)
 
 
 def read_checkpoint(path):
-    import json
-
+    """``(state, meta)`` of a checkpoint; :class:`ReadError` if it is unreadable or lacks
+    ``/state`` or ``/meta_json`` (which state arrays a run needs is checked by the runner)."""
     def get(group):
         out = {}
         for k, v in group.items():
             out[k] = get(v) if isinstance(v, h5py.Group) else v[()]
         return out
 
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
+        meta = _meta(f)
+        if "state" not in f:
+            raise ReadError(f"{path}: not a fieldsolve checkpoint (no /state group)")
         state = get(f["state"])
-        meta = json.loads(f["meta_json"][()].decode())
     return state, meta

@@ -40,18 +40,27 @@ from pathlib import Path
 import numpy as np
 
 from . import io as fio
-from .config import ConfigError, config_hash, dump_config, load_config
+from .config import (ConfigError, config_hash, dump_config, load_config, load_yaml, names_a_file, option,
+                     read_config_text)
+from .inputs import check_out_dir, preflight
+from .resources import effective_threads, estimate_memory  # noqa: F401 - re-exported
 
 __all__ = ["run", "RunResult", "RunError", "estimate_memory"]
 
 log = logging.getLogger("fieldsolve.run")
 
 # keys that may change between a checkpoint and a resumed run
-RESUME_MUTABLE = ("time.t_end", "time.steps", "output", "checkpoint", "threads")
+RESUME_MUTABLE = ("time.t_end", "time.steps", "output", "checkpoint", "threads", "resources")
+_END_RTOL = 1e-9  # a last step this close (relative to dt) to a whole step is not clipped
 
 
 class RunError(RuntimeError):
-    """A failure during a run (CLI exit status 1)."""
+    """A failure during a run (CLI exit status 1); ``log`` is the run's log.txt (with the
+    traceback) when the run directory exists."""
+
+    def __init__(self, message, log=None):
+        super().__init__(message)
+        self.log = log
 
 
 @dataclass
@@ -118,22 +127,16 @@ def provenance(cfg, seed_entropy=None) -> dict:
     }
 
 
-def _is_run_dir(path: Path) -> bool:
-    return (path / "config.resolved.yaml").exists() or (path / "provenance.json").exists()
-
-
 def _prepare_dir(out: Path, overwrite: bool):
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"--out {out}: directory is not empty; pass --overwrite to replace a previous "
-                              "run or --resume to continue it")
-        if not _is_run_dir(out):
-            raise ConfigError(f"--out {out}: --overwrite only replaces a fieldsolve run directory "
-                              "(one holding config.resolved.yaml); this one is not")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    """Create the (checked, see :func:`fieldsolve.inputs.check_out_dir`) run directory."""
+    check_out_dir(out, overwrite=overwrite)
+    try:
+        if out.exists() and any(out.iterdir()):
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{option('out', out)}: cannot create the run directory "
+                          f"({exc.strerror or exc})") from None
 
 
 def _mutable(key: str) -> bool:
@@ -149,13 +152,34 @@ def _diff_keys(a, b, prefix=""):
     return [] if a == b else [prefix.rstrip(".")]
 
 
+class _LogFile(logging.FileHandler):
+    """log.txt: a failed write (disk full, file-size limit) must neither stop the run nor
+    print logging's own traceback; the run's real outputs report such failures."""
+
+    def handleError(self, record):
+        pass
+
+    def close(self):
+        try:
+            super().close()
+        except OSError:
+            pass
+
+
+class _MessageOnly(logging.Formatter):
+    """The echo on stdout: messages only; tracebacks go to log.txt."""
+
+    def format(self, record):
+        return record.getMessage()
+
+
 class _Logging:
     def __init__(self, path: Path, echo: bool):
-        self.handlers = [logging.FileHandler(path, mode="a")]
+        self.handlers = [_LogFile(path, mode="a")]
         self.handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         if echo:
             h = logging.StreamHandler(sys.stdout)
-            h.setFormatter(logging.Formatter("%(message)s"))
+            h.setFormatter(_MessageOnly())
             self.handlers.append(h)
 
     def __enter__(self):
@@ -190,6 +214,21 @@ class _Signals:
     def __exit__(self, *exc):
         for s, h in self.previous.items():
             signal.signal(s, h)
+
+
+class _FileSizeLimit:
+    """Ignore SIGXFSZ during a run (Python does by default, an embedding program may not), so a
+    write past ``ulimit -f`` fails with EFBIG, a WriteError, instead of killing the process."""
+
+    def __enter__(self):
+        self.previous = None
+        if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGXFSZ, self.previous)
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,7 +321,7 @@ class _Electrostatic:
 # --------------------------------------------------------------------------------------------
 # initial particles
 # --------------------------------------------------------------------------------------------
-def _initial_particles(cfg, grid, rng):
+def _initial_particles(cfg, grid, rng, inputs):
     from . import ic
 
     if cfg.kind == "pic":
@@ -314,15 +353,8 @@ def _initial_particles(cfg, grid, rng):
         p = ic.zeldovich_plane_wave(grid, icfg.particles_per_axis, amplitude=icfg.amplitude,
                                     mode=icfg.mode, axis=icfg.axis, mean_density=icfg.mean_density)
         p.pop("lagrangian")
-    else:
-        try:
-            p = ic.particles_from_hdf5(icfg.path, grid.ndim, species=icfg.species, iteration=icfg.iteration)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f"initial.path = {icfg.path!r}: {exc}") from None
-        inside = grid.contains(p["position"])
-        if not inside.all():
-            raise ConfigError(f"initial.path = {icfg.path!r}: {int((~inside).sum())} particles lie outside "
-                              "the isolated grid.box")
+    else:  # read and checked before the run started (fieldsolve.inputs)
+        p = inputs["particles"]
     n = p["position"].shape[0]
     p["id"] = np.arange(n, dtype=np.uint64)
     return p, [("dm", 0, n)]
@@ -335,26 +367,6 @@ def _wrap(grid, x):
             x[:, a] = o + np.mod(x[:, a] - o, L)
             x[:, a][x[:, a] >= o + L] = o  # np.mod can round up to L
     return x
-
-
-def estimate_memory(cfg) -> dict:
-    """Rough peak memory (bytes) of a run: grids incl. FFT work arrays, particle arrays."""
-    grid = cfg.grid.make()
-    pad = 2 ** sum(1 for p in grid.periodic if not p)
-    cells = grid.size
-    mesh = cells * 8 * (3 + grid.ndim)             # rho, f, phi, field components
-    fft_work = cells * pad * 8 * 3                 # padded real + complex spectrum + kernel
-    if cfg.kind == "pic":
-        n = sum(s.n_particles for s in cfg.species)
-    elif cfg.kind == "nbody":
-        ic = cfg.initial
-        n = (math.prod(ic.particles_per_axis) if ic.kind == "zeldovich" else getattr(ic, "n_particles", 0))
-    else:
-        n = 0
-    particles = n * 8 * (3 * grid.ndim + 5)
-    snap_bytes = np.dtype(cfg.output.dtype).itemsize * (cells * (2 + grid.ndim) + n * 2 * grid.ndim) + 8 * n
-    return {"particles": n, "grid_bytes": mesh + fft_work, "particle_bytes": particles,
-            "total_bytes": mesh + fft_work + particles, "snapshot_bytes": snap_bytes}
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,10 +386,11 @@ class _ParticleRun:
         self.sha = config_hash(cfg)
         self.snapshots = []
         self.checkpoint = None
+        self.extend_from = None  # checkpoint taken before a final step that t_end shortened
 
     # ---- state ----
-    def init_state(self, rng_ic, rng_run):
-        self.p, self.species = _initial_particles(self.cfg, self.grid, rng_ic)
+    def init_state(self, rng_ic, rng_run, inputs):
+        self.p, self.species = _initial_particles(self.cfg, self.grid, rng_ic, inputs)
         _wrap(self.grid, self.p["position"])
         self.rng = rng_run
         self.step, self.t = 0, 0.0
@@ -420,14 +433,15 @@ class _ParticleRun:
         state["timeseries"] = {k: np.asarray(v) for k, v in self.ts.items()}
         meta = {"step": self.step, "time": self.t, "epot": self.epot, "config_sha256": self.sha,
                 "rng_state": self.rng.bit_generator.state, "species": self.species, "kind": self.cfg.kind,
-                "config": self.cfg.model_dump(mode="json"),
+                "config": self.cfg.model_dump(mode="json"), "extend_from": self.extend_from,
                 "time_hex": float(self.t).hex(), "epot_hex": float(self.epot).hex()}
         return state, meta
 
-    def restore(self, path):
-        state, meta = fio.read_checkpoint(path)
-        if meta.get("kind") != self.cfg.kind:
-            raise ConfigError(f"checkpoint {path} is for kind={meta.get('kind')}, config has kind={self.cfg.kind}")
+    def restore(self, path, state, meta):
+        """Continue from a checkpoint already read and checked (:func:`_read_checkpoint`)."""
+        state = dict(state)
+        self.checkpoint = path
+        self.extend_from = meta.get("extend_from")
         ts = state.pop("timeseries")
         self.acc = state.pop("acceleration")
         self.p = state
@@ -494,24 +508,38 @@ class _ParticleRun:
         path = fio.write_checkpoint(self.chk_dir / f"chk_{self.step:06d}.h5", state, meta)
         fio.atomic_write_text(self.chk_dir / "latest", path.name + "\n")
         keep = self.cfg.checkpoint.keep_last
-        old = sorted(self.chk_dir.glob("chk_*.h5"))[:-keep]
-        for f in old:
-            f.unlink()
+        for f in sorted(self.chk_dir.glob("chk_*.h5"))[:-keep]:
+            if f.name != self.extend_from:
+                f.unlink()
         self.checkpoint = path
         self.write_timeseries()
         return path
 
     # ---- integration ----
-    def _dt(self):
+    def _step(self):
+        """``(dt, clipped)``: the next step, and whether ``t_end`` shortened it. A last step
+        within a rounding error of a whole step is taken whole, as a longer run would take it."""
         tcfg = self.cfg.time
         dt = tcfg.dt
         if tcfg.cfl is not None:
             vmax = float(np.max(np.abs(self.p["velocity"]))) if self.p["velocity"].size else 0.0
             if vmax > 0:
                 dt = min(dt, tcfg.cfl * min(self.grid.spacing) / vmax)
-        if tcfg.t_end is not None:
-            dt = min(dt, tcfg.t_end - self.t)
-        return dt
+        if tcfg.t_end is not None and tcfg.t_end - self.t < dt * (1 - _END_RTOL):
+            return tcfg.t_end - self.t, True
+        return dt, False
+
+    def _last(self, dt):
+        t_end = self.cfg.time.t_end
+        return t_end is not None and t_end - self.t <= dt * (1 + _END_RTOL)
+
+    def _checkpoint_before_clipped_step(self):
+        """Extending a finished run resumes here, so it takes the same whole steps as a run
+        that was given the longer end from the start (bitwise)."""
+        name = f"chk_{self.step:06d}.h5"
+        if self.checkpoint is None or self.checkpoint.name != name or not self.checkpoint.exists():
+            self.write_checkpoint()
+        self.extend_from = name
 
     def _done(self):
         tcfg = self.cfg.time
@@ -527,7 +555,7 @@ class _ParticleRun:
             return int(math.ceil(tcfg.t_end / tcfg.dt - 1e-9))
         return None
 
-    def kdk(self, dt):
+    def kdk(self, dt, last=False):
         p = self.p
         p["velocity"] += (0.5 * dt) * self.acc
         p["position"] += dt * p["velocity"]
@@ -536,7 +564,7 @@ class _ParticleRun:
         p["velocity"] += (0.5 * dt) * self.acc
         self.step += 1
         tcfg = self.cfg.time
-        if tcfg.cfl is None and tcfg.t_end is not None and self.step == self.total_steps():
+        if last:
             self.t = tcfg.t_end
         elif tcfg.cfl is None:
             self.t = self.step * tcfg.dt
@@ -557,7 +585,10 @@ class _ParticleRun:
             while not self._done():
                 if not math.isfinite(self.ts["total_energy"][-1]):
                     raise RunError(f"step {self.step}: energy is not finite; the run diverged (reduce time.dt)")
-                self.kdk(self._dt())
+                dt, clipped = self._step()
+                if clipped:
+                    self._checkpoint_before_clipped_step()
+                self.kdk(dt, self._last(dt))
                 done_here += 1
                 bar.update(1)
                 final = self._done()
@@ -598,109 +629,236 @@ def _resolve_seed(cfg):
     return cfg.model_copy(update={"seed": int(entropy)}), int(entropy)
 
 
+@dataclass
+class _Plan:
+    """Everything a run needs, checked before anything is written."""
+    cfg: object
+    out: Path
+    entropy: int | None = None
+    raw_text: str | None = None
+    inputs: dict = field(default_factory=dict)
+    resume_from: Path | None = None      # checkpoint to continue from
+    checkpoint: tuple | None = None      # its (state, meta), already read and checked
+    rewind: list = field(default_factory=list)  # outputs after resume_from that an extension replaces
+
+
+def _plan_new(config, out, overrides, overwrite, force):
+    if config is None:
+        raise ConfigError("no config given")
+    raw_text = None
+    if isinstance(config, (str, Path)) and names_a_file(config):
+        raw_text = read_config_text(config)  # copied to config.yaml as given
+        config = load_yaml(raw_text, source=str(config))
+    cfg = load_config(config, overrides)
+    cfg, entropy = _resolve_seed(cfg)
+    out = Path(out) if out is not None else Path("runs") / (cfg.name or cfg.kind)
+    inputs, _, _ = preflight(cfg, out, overwrite=overwrite, force=force)
+    return _Plan(cfg, out, entropy, raw_text, inputs)
+
+
+_STATE_ARRAYS = {"nbody": ("position", "velocity", "acceleration", "mass", "id"),
+                 "pic": ("position", "velocity", "acceleration", "mass", "charge", "weighting", "id", "qm")}
+_META_KEYS = ("step", "time_hex", "epot_hex", "rng_state", "species", "kind", "config")
+
+
+def _read_checkpoint(out, name):
+    """``(path, state, meta)`` of ``out/checkpoints/name``, checked to hold a complete state."""
+    path = out / "checkpoints" / name
+    where = f"{option('resume', out)}: checkpoint {name}"
+    try:
+        state, meta = fio.read_checkpoint(path)
+    except fio.ReadError as exc:
+        raise ConfigError(f"{where}: {str(exc).removeprefix(f'{path}: ')}") from None
+    missing = [k for k in _META_KEYS if k not in meta]
+    kind = meta.get("kind")
+    missing += [f"state/{k}" for k in _STATE_ARRAYS.get(kind, ()) + ("timeseries",) if k not in state]
+    if missing or kind not in _STATE_ARRAYS:
+        raise ConfigError(f"{where} is incomplete (missing {', '.join(missing) or 'a known kind'}); "
+                          "an older checkpoint in that directory may still be usable")
+    n, nd = np.shape(state["position"])[0], np.ndim(state["position"]) == 2 and np.shape(state["position"])[1]
+    bad = [k for k in _STATE_ARRAYS[kind] if np.shape(state[k])[:1] != (n,)]
+    if not nd or bad or not all(np.isfinite(state[k]).all() for k in ("position", "velocity", "acceleration")):
+        raise ConfigError(f"{where} is damaged (inconsistent or non-finite arrays: "
+                          f"{', '.join(bad) or 'position/velocity/acceleration'})")
+    return path, state, meta
+
+
+def _end_of(cfg):
+    t = cfg.time
+    return ("time.steps", t.steps) if t.steps is not None else ("time.t_end", t.t_end)
+
+
+def _check_end(cfg, meta, out):
+    """A resumed run may end later (or where the checkpoint is), never before it."""
+    key, end = _end_of(cfg)
+    now = int(meta["step"]) if key == "time.steps" else float.fromhex(meta["time_hex"])
+    if end < now * (1 - 1e-12):
+        raise ConfigError(f"{option('resume', out)}: {key} = {end} is before the checkpoint "
+                          f"({'step' if key == 'time.steps' else 't ='} {now:g}); a resumed run can only "
+                          "continue or be extended")
+    return end > now * (1 + 1e-12)
+
+
+def _rewound(out, step):
+    """Snapshots and checkpoints written after ``step``."""
+    def later(p):
+        try:
+            return int(p.stem.split("_")[-1]) > step
+        except ValueError:
+            return False
+
+    return [p for d, pat in ((out / "diags" / "fields", "fs_*.h5"), (out / "checkpoints", "chk_*.h5"),
+                             (out / "diags" / "gadget", "snap_*.hdf5")) for p in sorted(d.glob(pat)) if later(p)]
+
+
+def _plan_resume(config, out, overrides, force):
+    if out is None:
+        raise ConfigError(f"{option('resume')} needs the run directory")
+    out = Path(out)
+    latest = out / "checkpoints" / "latest"
+    if not latest.is_file():
+        raise ConfigError(f"{option('resume', out)}: not a run directory with a checkpoint (checkpoints/latest)")
+    try:
+        name = latest.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{option('resume', out)}: cannot read checkpoints/latest ({exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option('resume', out)}: the run directory is not writable")
+    path, state, meta = _read_checkpoint(out, name)
+    saved = load_config(meta["config"])  # the config the checkpointed state was made with
+    if config is None:
+        cfg = load_config(meta["config"], overrides)
+    else:
+        cfg = load_config(config, overrides)
+        if cfg.seed is None:
+            cfg = cfg.model_copy(update={"seed": saved.seed})
+    if cfg.kind != meta["kind"]:
+        raise ConfigError(f"{option('resume', out)}: the checkpoint is of a kind={meta['kind']} run; "
+                          f"the config has kind={cfg.kind}")
+    changed = [k for k in _diff_keys(saved.model_dump(mode="json"), cfg.model_dump(mode="json"))
+               if not _mutable(k)]
+    if changed:
+        raise ConfigError(f"{option('resume', out)}: the config differs from the checkpointed run in "
+                          f"{', '.join(changed)}; only {', '.join(RESUME_MUTABLE)} may change")
+    plan = _Plan(cfg, out, resume_from=path, checkpoint=(state, meta))
+    if _check_end(cfg, meta, out) and meta.get("extend_from"):
+        # the run ended with a step shortened to reach t_end: extend from just before it
+        path, state, meta = _read_checkpoint(out, meta["extend_from"])
+        plan.resume_from, plan.checkpoint = path, (state, meta)
+        plan.rewind = _rewound(out, int(meta["step"]))
+    preflight(cfg, force=force, n_particles=np.shape(state["position"])[0])
+    return plan
+
+
 def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progress=None,
-        stop_after=None, echo=True):
+        stop_after=None, echo=True, force=False):
     """Run a simulation from a config (path, YAML text, dict or model).
 
     Parameters
     ----------
     out : run directory (default ``runs/<name>``). Must be empty or absent unless ``overwrite``
         (replace a previous run directory) or ``resume`` (continue from its latest checkpoint;
-        ``config`` may then be None: the run directory's resolved config is used).
+        ``config`` may then be None: the run directory's resolved config is used). Extending a
+        finished run (a later ``time.t_end`` or more ``time.steps``) gives the bits of a run
+        given the longer end from the start; an end before the checkpoint is refused.
     overrides : ``["section.key=value", ...]`` applied before validation.
     progress : True/False to force the progress bar on/off; None shows it only on a TTY.
     stop_after : stop (with a checkpoint) after this many steps in this call.
     echo : also print log lines to stdout.
+    force : run even if the memory estimate exceeds the memory available (or
+        ``resources.max_memory``).
 
-    Returns a :class:`RunResult`. Raises :class:`ConfigError` for invalid input and
-    :class:`RunError` for failures during the run.
+    Everything that can be checked (config, input files, kernel and grid, memory, the output
+    location) is checked before anything is written. Returns a :class:`RunResult`. Raises
+    :class:`ConfigError` for invalid input and :class:`RunError` for failures during the run.
     """
-    raw_text = None
     if resume:
-        if out is None:
-            raise ConfigError("--resume needs the run directory (--out DIR or DIR)")
-        out = Path(out)
-        latest = out / "checkpoints" / "latest"
-        if not latest.exists():
-            raise ConfigError(f"--resume {out}: not a run directory with a checkpoint (checkpoints/latest)")
-        chk = out / "checkpoints" / latest.read_text().strip()
-        try:
-            meta = fio.read_checkpoint_meta(chk)
-        except (OSError, KeyError, ValueError) as exc:
-            raise ConfigError(f"--resume {out}: cannot read checkpoint {chk.name} ({exc})") from None
-        saved = load_config(meta["config"])  # the config the checkpointed state was made with
-        if config is None:
-            cfg = load_config(meta["config"], overrides)
-        else:
-            cfg = load_config(config, overrides)
-            if cfg.seed is None:
-                cfg = cfg.model_copy(update={"seed": saved.seed})
-        changed = [k for k in _diff_keys(saved.model_dump(mode="json"), cfg.model_dump(mode="json"))
-                   if not _mutable(k)]
-        if changed:
-            raise ConfigError(f"--resume {out}: the config differs from the checkpointed run in "
-                              f"{', '.join(changed)}; only {', '.join(RESUME_MUTABLE)} may change")
-        entropy = None
+        plan = _plan_resume(config, out, overrides, force)
     else:
-        if config is None:
-            raise ConfigError("no config given")
-        if isinstance(config, (str, Path)) and Path(config).is_file():
-            raw_text = Path(config).read_text()
-        cfg = load_config(config, overrides)
-        cfg, entropy = _resolve_seed(cfg)
-        out = Path(out) if out is not None else Path("runs") / (cfg.name or cfg.kind)
-        _prepare_dir(out, overwrite)
+        plan = _plan_new(config, out, overrides, overwrite, force)
+        _prepare_dir(plan.out, overwrite)
 
     from ._threads import get_num_threads, set_num_threads
 
     threads_before = get_num_threads()
-    if cfg.threads is not None:
-        set_num_threads(cfg.threads)
+    threads, note = effective_threads(plan.cfg)
+    if threads is not None:
+        set_num_threads(threads)
     try:
-        return _run_in_dir(cfg, out, entropy, raw_text, resume, progress, stop_after, echo)
+        with _FileSizeLimit():
+            return _run_in_dir(plan, progress, stop_after, echo, notes=[note] if note else [])
     finally:
         set_num_threads(threads_before)  # the thread count is process-wide: restore it
 
 
-def _run_in_dir(cfg, out, entropy, raw_text, resume, progress, stop_after, echo):
-    prov = provenance(cfg, entropy)
-    if not resume:
-        fio.atomic_write_text(out / "config.yaml", raw_text if raw_text is not None else dump_config(cfg))
-        fio.atomic_write_text(out / "config.resolved.yaml", dump_config(cfg))
+def _start_dir(plan, prov):
+    cfg, out = plan.cfg, plan.out
+    if plan.resume_from is None:
+        fio.atomic_write_text(out / "config.yaml", plan.raw_text if plan.raw_text is not None else dump_config(cfg))
         fio.atomic_write_text(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True) + "\n")
-    else:
-        fio.atomic_write_text(out / "config.resolved.yaml", dump_config(cfg))
+    fio.atomic_write_text(out / "config.resolved.yaml", dump_config(cfg))
 
+
+def _rewind(plan):
+    """Point `latest` at the checkpoint an extension starts from, then remove what it replaces."""
+    if not plan.rewind:
+        return
+    fio.atomic_write_text(plan.out / "checkpoints" / "latest", plan.resume_from.name + "\n")
+    for p in plan.rewind:
+        p.unlink()
+    log.info("extending a run whose last step was shortened to reach its end: continuing from %s; "
+             "replaced %s", plan.resume_from.name, ", ".join(p.name for p in plan.rewind))
+
+
+def _run_in_dir(plan, progress, stop_after, echo, notes=()):
+    cfg, out = plan.cfg, plan.out
+    resume = plan.resume_from is not None
+    prov = provenance(cfg, plan.entropy)
+    _start_dir(plan, prov)
     with _Logging(out / "log.txt", echo):
         log.info("fieldsolve %s run %s -> %s%s", cfg.kind, cfg.name or "", out, " (resume)" if resume else "")
+        for note in notes:
+            log.warning("%s", note)
         try:
+            _rewind(plan)
             if cfg.kind in ("nbody", "pic"):
-                res = _run_particles(cfg, out, prov, resume, progress, stop_after)
+                res = _run_particles(plan, prov, progress, stop_after)
             else:
-                res = _RUNNERS[cfg.kind](cfg, out, prov)
+                res = _RUNNERS[cfg.kind](cfg, out, prov, plan.inputs)
         except ConfigError as exc:
             log.error("invalid input: %s", exc)
             raise
-        except Exception:
-            log.exception("run failed")
+        except KeyboardInterrupt as exc:  # during set-up, before the step loop traps signals
+            log.error("interrupted before the run could stop cleanly (no checkpoint written now)")
+            exc.run_dir, exc.resumable = out, resume
             raise
+        except Exception as exc:
+            log.exception("run failed: %s", _describe(exc))
+            raise RunError(_describe(exc), log=out / "log.txt") from exc
         log.info("%s", res.summary())
         return res
 
 
-def _run_particles(cfg, out, prov, resume, progress, stop_after):
+def _describe(exc) -> str:
+    """One line: our own errors as they are, others with their type (``MemoryError``...)."""
+    if isinstance(exc, (RunError, fio.WriteError)):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _run_particles(plan, prov, progress, stop_after):
+    cfg, out = plan.cfg, plan.out
     sim = _ParticleRun(cfg, out, prov, progress)
     t0 = _time.perf_counter()
-    if resume:
-        chk = out / "checkpoints" / (out / "checkpoints" / "latest").read_text().strip()
-        sim.restore(chk)
+    if plan.resume_from is not None:
+        sim.restore(plan.resume_from, *plan.checkpoint)
         sim.snapshots = sorted((out / "diags" / "fields").glob("fs_*.h5"))
-        sim.checkpoint = chk
-        log.info("resumed from %s at step %d, t = %.6g", chk.name, sim.step, sim.t)
+        log.info("resumed from %s at step %d, t = %.6g", plan.resume_from.name, sim.step, sim.t)
     else:
         ss = np.random.SeedSequence(cfg.seed)
         s_ic, s_run = ss.spawn(2)
-        sim.init_state(np.random.default_rng(s_ic), np.random.default_rng(s_run))
+        sim.init_state(np.random.default_rng(s_ic), np.random.default_rng(s_run), plan.inputs)
         sim.write_snapshot()
         log.info("%d particles, grid %s, box %s, periodic %s", sim.p["position"].shape[0], sim.grid.shape,
                  sim.grid.box, sim.grid.periodic)
@@ -730,25 +888,18 @@ def _run_particles(cfg, out, prov, resume, progress, stop_after):
 # --------------------------------------------------------------------------------------------
 # single Poisson solve
 # --------------------------------------------------------------------------------------------
-def _poisson_model(cfg, grid):
-    """(density on the grid, analytic model or None) for the configured source."""
+def _poisson_model(cfg, grid, inputs=None):
+    """(density on the grid, analytic model or None) for the configured source; an HDF5 source
+    comes from ``inputs`` (read and checked before the run started) or is read now."""
     from . import analytic
 
     src = cfg.source
     if src.kind == "hdf5":
-        import h5py
+        if inputs is None:
+            from .inputs import load_inputs
 
-        try:
-            with h5py.File(src.path, "r") as f:
-                if src.dataset not in f:
-                    raise ConfigError(f"source.dataset = {src.dataset!r}: not in {src.path}; "
-                                      f"datasets: {sorted(f.keys())}")
-                rho = np.asarray(f[src.dataset][()], dtype=np.float64)
-        except OSError as exc:
-            raise ConfigError(f"source.path = {src.path!r}: cannot read ({exc})") from None
-        if rho.shape != grid.shape:
-            raise ConfigError(f"source.dataset {src.dataset!r} has shape {rho.shape}; grid.shape is {grid.shape}")
-        return rho, None
+            inputs = load_inputs(cfg)
+        return inputs["source"], None
     center = src.center or [o + b / 2 for o, b in zip(grid.origin, grid.box)]
     if src.kind == "gaussian":
         if grid.all_periodic and grid.ndim == 3:
@@ -768,7 +919,7 @@ def _poisson_model(cfg, grid):
     return rho, (model if not any(grid.periodic) else None)
 
 
-def _run_poisson(cfg, out, prov):
+def _run_poisson(cfg, out, prov, inputs):
     from .poisson import PoissonSolver
 
     t0 = _time.perf_counter()
@@ -777,7 +928,7 @@ def _run_poisson(cfg, out, prov):
         solver = PoissonSolver(grid, cfg.solver.kernel, warn_mean=False)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"solver.kernel = {cfg.solver.kernel!r}: {exc}") from None
-    rho, model = _poisson_model(cfg, grid)
+    rho, model = _poisson_model(cfg, grid, inputs)
     f = 4 * np.pi * cfg.G * rho
     if grid.all_periodic:
         f = f - f.mean()
@@ -792,12 +943,14 @@ def _run_poisson(cfg, out, prov):
         err = phi - exact
         final["phi_rel_l2_error"] = float(np.linalg.norm(err) / np.linalg.norm(exact))
         final["phi_rel_linf_error"] = float(np.abs(err).max() / np.abs(exact).max())
-        acc = np.moveaxis(np.asarray(model.acceleration(grid)), -1, 0)
-        acc = np.broadcast_to(acc, g.shape)
-        final["field_rel_l2_error"] = float(np.linalg.norm(g - acc) / np.linalg.norm(acc))
         extras = {"phi_exact": exact, "phi_error": err}
-        log.info("potential error vs analytic: relL2 %.3e, relLinf %.3e; field relL2 %.3e",
-                 final["phi_rel_l2_error"], final["phi_rel_linf_error"], final["field_rel_l2_error"])
+        log.info("potential error vs analytic: relL2 %.3e, relLinf %.3e",
+                 final["phi_rel_l2_error"], final["phi_rel_linf_error"])
+        if hasattr(model, "acceleration"):  # the periodic lattice sum has a potential only
+            acc = np.moveaxis(np.asarray(model.acceleration(grid)), -1, 0)
+            acc = np.broadcast_to(acc, g.shape)
+            final["field_rel_l2_error"] = float(np.linalg.norm(g - acc) / np.linalg.norm(acc))
+            log.info("field error vs analytic: relL2 %.3e", final["field_rel_l2_error"])
     else:
         log.info("no analytic potential for this source/boundary combination; no error reported")
     meshes = {"rho": {"data": rho, "unit_dimension": fio.UNIT_DIMENSION["mass_density"], "unit_si": 1.0},
@@ -824,33 +977,22 @@ def _run_poisson(cfg, out, prov):
 # --------------------------------------------------------------------------------------------
 # a-priori LES
 # --------------------------------------------------------------------------------------------
-def _les_velocity(cfg, grid):
+def _les_velocity(cfg, grid, inputs):
     v = cfg.velocity
     if v.kind == "synthetic":
         from .turbulence import synthetic_turbulence
 
         ss = np.random.SeedSequence(cfg.seed)
         return synthetic_turbulence(grid, spectrum=v.spectrum, k_peak=v.k_peak, u_rms=v.u_rms, seed=ss.spawn(1)[0])
-    import h5py
-
-    try:
-        with h5py.File(v.path, "r") as f:
-            if v.dataset not in f:
-                raise ConfigError(f"velocity.dataset = {v.dataset!r}: not in {v.path}; datasets: {sorted(f.keys())}")
-            u = np.asarray(f[v.dataset][()], dtype=np.float64)
-    except OSError as exc:
-        raise ConfigError(f"velocity.path = {v.path!r}: cannot read ({exc})") from None
-    if u.shape != (grid.ndim,) + grid.shape:
-        raise ConfigError(f"velocity.dataset {v.dataset!r} has shape {u.shape}; expected {(grid.ndim,) + grid.shape}")
-    return u
+    return inputs["velocity"]  # read and checked before the run started (fieldsolve.inputs)
 
 
-def _run_les(cfg, out, prov):
+def _run_les(cfg, out, prov, inputs):
     from .les import apriori
 
     t0 = _time.perf_counter()
     grid = cfg.grid.make()
-    u = _les_velocity(cfg, grid)
+    u = _les_velocity(cfg, grid, inputs)
     try:
         res = apriori(u, grid, filter=cfg.filter.make_args(grid),
                       test_filter=cfg.test_filter.make_args(grid) if cfg.test_filter else None)

@@ -151,6 +151,74 @@ def test_positions_many_periods_away_wrap(scheme, rng):
                                interpolate(grid, field, x, scheme), atol=1e-9)
 
 
+
+def _exact_image(x, o, L):
+    """Reference image of x in [o, o + L) in exact rational arithmetic, rounded once."""
+    from fractions import Fraction
+
+    return float(Fraction(o) + (Fraction(x) - Fraction(o)) % Fraction(L))
+
+
+# the issue's cases: 1e18 put +-6e18 into 8 cells, 3e9 + 0.25 lost its mass, 1e300 gave NaN
+FAR = [3e9 + 0.25, 2.0**62 + 0.5 * 2**10, 1e18, -1e18, 1e300, -1e300, np.finfo(float).max]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("x_far", FAR, ids=[f"{v:.3g}" for v in FAR])
+def test_far_positions_deposit_exactly_at_their_image(scheme, x_far):
+    """Any finite position on a periodic axis deposits (and reads out) exactly as its image in
+    the box does, found by an exact modulo; unit weight, all of it in the grid."""
+    grid = Grid((16, 16, 16), 1.0)
+    image = _exact_image(x_far, 0.0, 1.0)
+    got = deposit(grid, [[x_far, 0.5, 0.25]], scheme=scheme, density=False)
+    ref = deposit(grid, [[image, 0.5, 0.25]], scheme=scheme, density=False)
+    assert np.array_equal(got, ref) and got.sum() == pytest.approx(1.0, abs=1e-14)
+    assert got.min() >= 0.0 and np.isfinite(got).all()
+    field = np.arange(grid.size, dtype=float).reshape(grid.shape)
+    assert interpolate(grid, field, [[x_far, 0.5, 0.25]], scheme)[0] == \
+        interpolate(grid, field, [[image, 0.5, 0.25]], scheme)[0]
+
+
+def test_far_positions_any_box_origin_and_path(rng):
+    """A non-dyadic box and origin, many particles (slab-sorted deposit and readout), a mix of
+    far and ordinary particles: the ordinary ones are untouched, the far ones land on their
+    exact image, the total weight is kept."""
+    grid = Grid((12, 10, 8), (0.7, 1.3, 2.1), origin=(-0.3, 5.0, 1e3))
+    n = 40_000
+    x = np.array(grid.origin) + rng.random((n, 3)) * np.array(grid.box)
+    far = rng.random(n) < 0.01
+    xf = x.copy()
+    xf[far, 0] += rng.choice([-1, 1], far.sum()) * 10.0 ** rng.uniform(10, 300, far.sum())
+    xf[far, 2] = 1e200
+    images = xf.copy()
+    for a in (0, 2):
+        images[far, a] = [_exact_image(v, grid.origin[a], grid.box[a]) for v in xf[far, a]]
+    for scheme in ("cic", "tsc"):
+        got = deposit(grid, xf, scheme=scheme, density=False)
+        ref = deposit(grid, images, scheme=scheme, density=False)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
+        assert got.sum() == pytest.approx(n, rel=1e-13)
+        field = rng.standard_normal(grid.shape)
+        np.testing.assert_allclose(interpolate(grid, field, xf, scheme), interpolate(grid, field, images, scheme),
+                                   atol=1e-8)
+    assert np.array_equal(fs.sort_particles(grid, xf), fs.sort_particles(grid, images))
+
+
+def test_all_particles_at_1e300_give_a_finite_grid():
+    grid = Grid((16, 16, 16), 1.0)
+    rho = deposit(grid, np.full((50_000, 3), 1e300), density=False)
+    assert np.isfinite(rho).all() and rho.sum() == 50_000 and rho.min() >= 0
+
+
+def test_far_periodic_coordinate_with_a_bounded_axis_outside_is_still_an_error():
+    grid = Grid((16, 16), 1.0, periodic=(True, False))
+    assert deposit(grid, [[1e18, 0.5]], density=False).sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="leave the bounded grid on axis 1"):
+        deposit(grid, [[1e18, 3.0]])
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            deposit(grid, [[bad, 0.5]])
+
 def test_interlacing_cancels_the_odd_alias():
     """A signal at k' = 2 pi/h - k_3 aliases onto mode 3 of the mesh; interlacing removes it."""
     n, L, per_cell = 32, 1.0, 16
