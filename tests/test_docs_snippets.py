@@ -21,7 +21,7 @@ from fieldsolve.cli import build_parser
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-FENCE = re.compile(r"^```(\w*)\s*$")
+FENCE = re.compile(r"^```(\w*|\{[\w-]+\})\s*$")  # ```python, ```{toctree} (MyST)
 
 
 def _blocks():
