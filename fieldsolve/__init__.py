@@ -13,7 +13,7 @@ import importlib
 # first, before numba and pyFFTW start their threads (see _threads)
 from ._threads import get_num_threads, set_num_threads
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401
 
 
 def _names(module, *names):
@@ -37,11 +37,11 @@ _LAZY = {
     **_names("spectra", "dealias", "energy_spectrum", "padded_product"),
     **_names("turbulence", "synthetic_turbulence"),
     # config-driven runs, files, plots
-    **_names("runner", "run", "RunResult"), **_names("config", "load_config", "ConfigError"),
-    "config": ("config", None), "runner": ("runner", None), "io": ("io", None), "plots": ("plots", None),
+    **_names("runs", "run", "RunResult"), **_names("config", "load_config", "ConfigError"),
+    "config": ("config", None), "runs": ("runs", None), "io": ("io", None), "plots": ("plots", None),
 }
 # modules renamed into fieldsolve.kernels (old names kept as aliases)
-_MOVED = {"green": "kernels", "windows": "kernels.windows"}
+_MOVED = {"green": "kernels", "windows": "kernels.windows", "runner": "runs"}
 
 __all__ = [
     "Grid", "fft", "kernels", "set_num_threads", "get_num_threads",

@@ -29,7 +29,7 @@ def _add_set(p):
 
 
 def _cmd_run(args):
-    from .runner import run
+    from .runs import run
 
     if args.dry_run:
         if args.config is None:
@@ -295,7 +295,7 @@ def build_parser():
 
 
 def _failure(exc) -> str:
-    from .runner import RunError, _describe
+    from .runs import RunError, _describe
 
     text = f"fieldsolve: failed: {_describe(exc)}"
     log = getattr(exc, "log", None) if isinstance(exc, RunError) else None

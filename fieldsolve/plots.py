@@ -609,7 +609,7 @@ def poisson_error(src):
                     or (None if src.cfg is not None else "needs the run's config")))
 def poisson_convergence(src):
     from .poisson import PoissonSolver
-    from .runner import _poisson_model
+    from .runs.poisson import source_model as _poisson_model
 
     cfg = src.cfg
     base = np.array(cfg.grid.shape)

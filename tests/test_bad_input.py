@@ -18,7 +18,7 @@ import fieldsolve as fs
 from fieldsolve import io as fio
 from fieldsolve.cli import main
 from fieldsolve.config import ConfigError, load_config
-from fieldsolve.runner import run
+from fieldsolve.runs import run
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"

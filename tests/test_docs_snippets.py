@@ -81,7 +81,7 @@ def test_number_matching_rule():
 @pytest.fixture(scope="module")
 def snippet_dir(tmp_path_factory):
     """A working directory with configs/ and a small runs/default (snapshots 0, 25, ..., 100)."""
-    from fieldsolve.runner import run
+    from fieldsolve.runs import run
 
     d = tmp_path_factory.mktemp("snippets")
     (d / "configs").symlink_to(ROOT / "configs")

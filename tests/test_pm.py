@@ -414,9 +414,9 @@ def test_validate_refuses_invalid_solver_combinations(config, override, message,
 
 def test_config_split_reaches_the_kernel():
     from fieldsolve.config import load_config
-    from fieldsolve.runner import _Gravity
+    from fieldsolve.runs.nbody import Model
     cfg = load_config("configs/zeldovich.yaml", ["solver.split=0.02", "solver.kernel=optimal"])
-    grav = _Gravity(cfg, cfg.grid.make())
+    grav = Model(cfg, cfg.grid.make())
     assert grav.pm.split == 0.02 and grav.pm.kernel.options["split"] == 0.02
     assert grav.pm.kernel.window.name == "tsc" and grav.pm.kernel.differencing == "spectral"
 

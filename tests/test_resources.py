@@ -16,7 +16,7 @@ _CHILD = """
 import json, sys
 from fieldsolve.config import load_config
 from fieldsolve.resources import estimate_memory
-from fieldsolve.runner import run
+from fieldsolve.runs import run
 cfg = load_config(sys.argv[1], json.loads(sys.argv[3]))
 est = estimate_memory(cfg)          # what `fieldsolve run` computes before it starts
 run(cfg, out=sys.argv[2], echo=False, progress=False)

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 
 from fieldsolve.io import read_mesh
-from fieldsolve.runner import run
+from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 CHECKER = Path(sys.executable).parent / "openPMD_check_h5"

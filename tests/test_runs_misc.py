@@ -9,7 +9,7 @@ import pytest
 from fieldsolve.cli import main
 from fieldsolve.diagnostics import fit_damped_oscillation
 from fieldsolve.io import read_particles, read_timeseries
-from fieldsolve.runner import run
+from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

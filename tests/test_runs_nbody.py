@@ -7,7 +7,7 @@ import pytest
 
 from fieldsolve.diagnostics import lagrangian_radii, zeldovich_tau
 from fieldsolve.io import read_particles, read_timeseries
-from fieldsolve.runner import run
+from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
