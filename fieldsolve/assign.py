@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _assign_kernels as K
 from . import fft
+from ._compat import api
 from .grid import Grid
 from .kernels.windows import get_window
 
@@ -165,7 +166,8 @@ def _paint(grid, x, w, wstep, params, outside):
     return grid3
 
 
-def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=None,
+@api(renamed={"scheme": "window"})
+def deposit(grid, positions, weights=None, window="cic", *, density=True, out=None,
             outside="raise", interlace=False, dtype=None):
     """Deposit particle weights onto ``grid`` with an assignment window.
 
@@ -174,7 +176,7 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
     grid : Grid
     positions : array (N, ndim), float32 or float64, physical units.
     weights : None (unit weights), scalar, (N,) or (N, C) for C components (e.g. momentum).
-    scheme : ``"ngp" | "cic" | "tsc" | "pcs"`` (or order 1-4).
+    window : ``"ngp" | "cic" | "tsc" | "pcs"`` (or order 1-4; the older name ``scheme=`` works).
     density : divide by the cell volume (mass -> density). ``False`` gives the summed weights.
     out : optional array to receive the result (overwritten, not accumulated into).
     outside : ``"raise"`` (default) or ``"drop"``, for stencils leaving a bounded axis.
@@ -189,7 +191,7 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
     array ``grid.shape`` for scalar weights, ``(C, *grid.shape)`` for (N, C) weights.
     """
     _check_grid(grid)
-    window = get_window(scheme)
+    window = get_window(window)
     if outside not in _OUTSIDE:
         raise ValueError(f"outside={outside!r}; allowed: {_OUTSIDE}")
     x = _positions(grid, positions)
@@ -253,7 +255,8 @@ def _interlace_read(grid, field):
     return first, fft.irfftn(X, grid.shape, axes=axes, overwrite_input=True)
 
 
-def interpolate(grid, field, positions, scheme="cic", *, outside="raise", interlace=False):
+@api(renamed={"scheme": "window"})
+def interpolate(grid, field, positions, window="cic", *, outside="raise", interlace=False):
     """Read a mesh field at particle positions with an assignment window (float64 result).
 
     ``field`` is ``grid.shape`` (returns (N,)) or components-first ``(C, *grid.shape)``
@@ -271,11 +274,11 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise", interl
         first, second = _interlace_read(grid, f if vector else f[None])
         x = _positions(grid, positions)
         shift = np.array(grid.spacing, dtype=x.dtype) / 2
-        out = interpolate(grid, first, x, scheme, outside=outside)
-        out += interpolate(grid, second, x + shift, scheme, outside=outside)
+        out = interpolate(grid, first, x, window, outside=outside)
+        out += interpolate(grid, second, x + shift, window, outside=outside)
         return out if vector else out[:, 0]
     _check_grid(grid)
-    window = get_window(scheme)
+    window = get_window(window)
     if outside not in _OUTSIDE:
         raise ValueError(f"outside={outside!r}; allowed: {_OUTSIDE}")
     f = np.asarray(field)
@@ -326,14 +329,14 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise", interl
     return out if vector else out[:, 0]
 
 
-def check_positions(grid, positions, scheme="cic", *, outside="raise"):
+def check_positions(grid, positions, window="cic", *, outside="raise"):
     """Raise the ``ValueError`` that :func:`deposit` and :func:`interpolate` would raise for
     ``positions`` (NaN or infinite values, stencils leaving a bounded axis), without a grid."""
     _check_grid(grid)
     if outside not in _OUTSIDE:
         raise ValueError(f"outside={outside!r}; allowed: {_OUTSIDE}")
     x = _positions(grid, positions)
-    params = _params(grid, get_window(scheme))
+    params = _params(grid, get_window(window))
     if K.check_positions(x, *params, outside == "drop").any():
         _checked_positions(grid, x, params, outside)
 

@@ -32,7 +32,7 @@ def run_demo(out, n_particles=400_000, n_mesh=64, seed=42):
     t0 = time.perf_counter()
     rho = deposit(grid, x, scheme="tsc", interlace=True)
     t_dep = time.perf_counter() - t0
-    pk = power_spectrum(rho, grid, scheme="tsc", interlaced=True, shot_noise=grid.volume / n_particles)
+    pk = power_spectrum(grid, rho, scheme="tsc", interlaced=True, shot_noise=grid.volume / n_particles)
     peak = int(np.nanargmax(pk.power))
     lines = ["# k  P(k)  modes"] + [f"{k:.5g} {p:.5g} {m:.0f}" for k, p, m in zip(pk.k, pk.power, pk.modes)]
     _atomic_write_text(out / "power_spectrum.txt", "\n".join(lines) + "\n")

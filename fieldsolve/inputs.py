@@ -155,7 +155,7 @@ def _initial_particles(cfg, grid):
     from .pm import DEFAULTS
 
     try:
-        check_positions(grid, p["position"], cfg.solver.scheme or DEFAULTS["scheme"])
+        check_positions(grid, p["position"], cfg.solver.window or DEFAULTS["window"])
     except ValueError as exc:
         raise ConfigError(f"initial.path = {ic.path!r}: {exc}") from None
     return p

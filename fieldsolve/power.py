@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fft
+from ._compat import api
 from .kernels.windows import window_alias_sum, window_transfer
 
 __all__ = ["PowerSpectrum", "power_spectrum", "rfft_mode_weights", "shell_average"]
@@ -39,7 +40,8 @@ def rfft_mode_weights(grid) -> np.ndarray:
     return np.broadcast_to(w, grid.rfft_shape)
 
 
-def shell_average(values, grid, kedges):
+@api(grid_first=True)
+def shell_average(grid, values, kedges):
     """Mode-weighted shell sums of ``values`` (rfft layout): returns ``(k_mean, sum, modes)``."""
     kmag = np.sqrt(grid.k2(rfft=True)).ravel()
     wts = rfft_mode_weights(grid).ravel()
@@ -54,7 +56,8 @@ def shell_average(values, grid, kedges):
     return kmean, vsum, modes
 
 
-def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
+@api(grid_first=True, renamed={"scheme": "window"})
+def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
                    compensation="sinc", shot_noise=None, overdensity=True):
     """Power spectrum ``P(k)`` of a periodic mesh field.
 
@@ -63,7 +66,7 @@ def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
     field : array ``grid.shape`` (a density from :func:`fieldsolve.deposit`).
     kedges : shell edges in angular wavenumber; default: width ``k_f = 2 pi / max(box)`` from
         ``k_f/2`` up to the smallest Nyquist wavenumber.
-    scheme : window used to deposit the field (``"cic"``...), to be compensated; ``None`` for none.
+    window : window used to deposit the field (``"cic"``...), to be compensated; ``None`` for none.
     interlaced : the field was deposited with ``interlace=True`` (odd aliases already removed).
     compensation : ``"sinc"`` divides by ``W(k)`` (right for interlaced fields);
         ``"aliased"`` divides by ``sqrt(sum_n W^2(k + 2 pi n/h))`` (Jing 2005; for shot-noise
@@ -91,16 +94,16 @@ def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
     dk = fft.rfftn(f) * (grid.volume / grid.size)
     pk = (dk.real ** 2 + dk.imag ** 2) / grid.volume
     window_factor = 1.0
-    if scheme is not None:
+    if window is not None:
         if compensation == "aliased":
-            window_factor = window_alias_sum(grid, scheme)
+            window_factor = window_alias_sum(grid, window)
         else:
-            window_factor = window_transfer(grid, scheme) ** 2
+            window_factor = window_transfer(grid, window) ** 2
         pk = pk / window_factor
     if shot_noise is not None:
         shot_noise = float(shot_noise)
-        if scheme is not None and compensation == "sinc":
-            pk = pk - shot_noise * window_alias_sum(grid, scheme, interlaced=interlaced) / window_factor
+        if window is not None and compensation == "sinc":
+            pk = pk - shot_noise * window_alias_sum(grid, window, interlaced=interlaced) / window_factor
         else:
             pk = pk - shot_noise
     if kedges is None:
@@ -109,7 +112,7 @@ def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
     kedges = np.asarray(kedges, dtype=np.float64)
     if kedges.ndim != 1 or kedges.size < 2 or np.any(np.diff(kedges) <= 0):
         raise ValueError("kedges must be an increasing 1-D array of at least 2 edges")
-    kmean, psum, modes = shell_average(pk, grid, kedges)
+    kmean, psum, modes = shell_average(grid, pk, kedges)
     with np.errstate(invalid="ignore", divide="ignore"):
         power = np.where(modes > 0, psum / np.where(modes > 0, modes, 1), np.nan)
     return PowerSpectrum(kmean, power, modes, kedges, 0.0 if shot_noise is None else shot_noise)

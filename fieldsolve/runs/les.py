@@ -31,7 +31,7 @@ def run_les(cfg, out, prov, inputs):
     grid = cfg.grid.make()
     u = _les_velocity(cfg, grid, inputs)
     try:
-        res = apriori(u, grid, filter=cfg.filter.make_args(grid),
+        res = apriori(grid, u, filter=cfg.filter.make_args(grid),
                       test_filter=cfg.test_filter.make_args(grid) if cfg.test_filter else None)
     except ValueError as exc:
         raise ConfigError(f"filter: {exc}") from None

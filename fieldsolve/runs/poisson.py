@@ -59,7 +59,7 @@ def run_poisson(cfg, out, prov, inputs):
     if grid.all_periodic:
         f = f - f.mean()
     phi = solver.solve(f)
-    g = -np.asarray(solver.gradient(phi, method=cfg.solver.gradient))
+    g = -np.asarray(solver.gradient(phi, cfg.solver.gradient))
     final = {"kernel": solver.kernel_name, "solve_order": float(solver.order)}
     extras = {}
     if model is not None:
