@@ -38,7 +38,8 @@ _LAZY = {
     **_names("turbulence", "synthetic_turbulence"),
     # config-driven runs, files, plots
     **_names("runs", "run", "RunResult"), **_names("config", "load_config", "ConfigError"),
-    "config": ("config", None), "runs": ("runs", None), "io": ("io", None), "plots": ("plots", None),
+    "config": ("config", None), "runs": ("runs", None), "files": ("files", None),
+    "openpmd": ("openpmd", None), "plots": ("plots", None),
 }
 # modules renamed into fieldsolve.kernels (old names kept as aliases)
 _MOVED = {"green": "kernels", "windows": "kernels.windows", "runner": "runs"}

@@ -75,7 +75,7 @@ def _describe_h5(path: Path) -> list:
     import h5py
     import numpy as np
 
-    from .io import open_h5
+    from .files import open_h5
 
     lines = []
     with open_h5(path) as f:
@@ -121,7 +121,7 @@ def _describe_h5(path: Path) -> list:
 
 def _describe_dir(path: Path) -> list:
     from .config import ConfigError, load_config
-    from .io import read_timeseries
+    from .files import read_timeseries
 
     cfg = path / "config.resolved.yaml"
     if not cfg.exists():
@@ -146,7 +146,7 @@ def _describe_dir(path: Path) -> list:
 def describe(path) -> str:
     """What ``fieldsolve info`` prints; ConfigError (one line) for anything it cannot read."""
     from .config import ConfigError
-    from .io import ReadError
+    from .files import ReadError
 
     path = Path(path)
     if not path.exists():
@@ -202,7 +202,7 @@ def _cmd_schema(args):
     text = config_reference_markdown() if args.markdown else json.dumps(config_schema(), indent=1)
     if args.out:
         from .config import ConfigError
-        from .io import WriteError, atomic_write_text
+        from .files import WriteError, atomic_write_text
 
         try:
             atomic_write_text(args.out, text + "\n")
@@ -345,7 +345,7 @@ def main(argv=None) -> int:
         if hasattr(signal, "SIGXFSZ"):  # a write past ulimit -f fails (exit 1) instead of killing us
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         from .config import COMMAND_LINE, ConfigError
-        from .io import ReadError
+        from .files import ReadError
 
         token = COMMAND_LINE.set(True)
 

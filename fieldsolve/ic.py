@@ -109,7 +109,7 @@ def particles_from_hdf5(path, ndim, species=None, iteration=None):
     ``position`` (N, ndim), ``velocity`` (N, ndim) and ``mass`` ((N,) or scalar)."""
     import h5py
 
-    from .io import read_particles
+    from .openpmd import read_particles
 
     with h5py.File(path, "r") as f:
         openpmd = "openPMD" in f.attrs

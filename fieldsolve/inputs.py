@@ -124,7 +124,7 @@ def particle_count(cfg) -> int:
 
     if cfg.kind != "nbody" or cfg.initial.kind != "hdf5":
         return configured(cfg)
-    from .io import open_h5
+    from .files import open_h5
 
     ic = cfg.initial
 
@@ -163,7 +163,7 @@ def _initial_particles(cfg, grid):
 
 def _grid_dataset(key, path, dataset, shape):
     """A real, finite float64 array of ``shape`` from ``path[dataset]``."""
-    from .io import open_h5
+    from .files import open_h5
 
     def read():
         with open_h5(path) as f:

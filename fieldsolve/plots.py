@@ -23,7 +23,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from . import io as fio
+from . import files, openpmd
 
 __all__ = ["make_plots", "available", "energy", "momentum", "mode_energy", "density", "potential",
            "phase_space", "particles", "poisson_error", "poisson_convergence", "les_spectra", "les_fields"]
@@ -77,20 +77,20 @@ class _Source:
         self.kind = getattr(self.cfg, "kind", None)
         if self.kind is None and self.timeseries is not None:
             with h5py.File(self.timeseries, "r") as f:
-                self.kind = fio._decode(f.attrs.get("kind", b"")) or None
+                self.kind = openpmd._decode(f.attrs.get("kind", b"")) or None
 
     @functools.cached_property
     def ts(self):
-        return fio.read_timeseries(self.timeseries)
+        return files.read_timeseries(self.timeseries)
 
     def meshes(self):
         with h5py.File(self.snapshot, "r") as f:
-            g = f[f"data/{fio.list_iterations(self.snapshot)[-1]}"]
+            g = f[f"data/{openpmd.list_iterations(self.snapshot)[-1]}"]
             return list(g["meshes"].keys()) if "meshes" in g else []
 
     def species(self):
         with h5py.File(self.snapshot, "r") as f:
-            g = f[f"data/{fio.list_iterations(self.snapshot)[-1]}"]
+            g = f[f"data/{openpmd.list_iterations(self.snapshot)[-1]}"]
             return list(g["particles"].keys()) if "particles" in g else []
 
     def extra(self, name):
@@ -189,7 +189,7 @@ def _plt():
 
 def _save(fig, path):
     path = Path(path)
-    with fio.atomic_path(path) as tmp:
+    with files.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     _plt().close(fig)
     return path
@@ -220,8 +220,8 @@ def _label(quantity, unit_dimension):
     return f"{quantity} [{_units_text(unit_dimension)}, code units]"
 
 
-_LEN = fio.UNIT_DIMENSION["length"]
-_VEL = fio.UNIT_DIMENSION["velocity"]
+_LEN = openpmd.UNIT_DIMENSION["length"]
+_VEL = openpmd.UNIT_DIMENSION["velocity"]
 _ENERGY = (2, 1, -2, 0, 0, 0, 0)
 _TIME = (0, 0, 1, 0, 0, 0, 0)
 _AXES = "xyz"
@@ -438,13 +438,13 @@ def _first(src, name):
     if src.run_dir is None:
         return None
     snaps = sorted((src.run_dir / "diags" / "fields").glob("fs_*.h5"))
-    return fio.read_mesh(snaps[0], name) if len(snaps) > 1 else None
+    return openpmd.read_mesh(snaps[0], name) if len(snaps) > 1 else None
 
 
 @_plot("density: profile (planar; with the first snapshot's), map (2-D) or column density along z "
        "(3-D, log colours)", _needs(meshes=("rho",)))
 def density(src):
-    data, meta = fio.read_mesh(src.snapshot, "rho")
+    data, meta = openpmd.read_mesh(src.snapshot, "rho")
     fig, (ax,) = _figure(1, 1, (5.6, 4.4))
     how = _field_panel(src, fig, ax, data, meta, "ρ", project=src.kind != "pic", log=True,
                        first=_first(src, "rho"))
@@ -455,7 +455,7 @@ def density(src):
 @_plot("potential: profile (planar; with the first snapshot's), map (2-D) or mid-plane slice (3-D)",
        _needs(meshes=("phi",)))
 def potential(src):
-    data, meta = fio.read_mesh(src.snapshot, "phi")
+    data, meta = openpmd.read_mesh(src.snapshot, "phi")
     fig, (ax,) = _figure(1, 1, (5.6, 4.4))
     how = _field_panel(src, fig, ax, data, meta, "φ", first=_first(src, "phi"))
     ax.set_title(f"{_mesh_title(src, 'phi')}, {_time_text(meta)}" + (f", {how}" if how else ""), fontsize=9)
@@ -466,7 +466,7 @@ def potential(src):
 # particles
 # --------------------------------------------------------------------------------------------
 def _read_all_species(src):
-    return [fio.read_particles(src.snapshot, s) for s in src.species()]
+    return [openpmd.read_particles(src.snapshot, s) for s in src.species()]
 
 
 def _zeldovich_exact(cfg, t):
@@ -574,7 +574,7 @@ def _source_centre(cfg, nd):
 def poisson_error(src):
     err = np.asarray(src.extra("fieldsolve/extras/phi_error"), dtype=np.float64)
     exact = np.asarray(src.extra("fieldsolve/extras/phi_exact"), dtype=np.float64)
-    _, meta = fio.read_mesh(src.snapshot, "phi")
+    _, meta = openpmd.read_mesh(src.snapshot, "phi")
     scale = np.abs(exact).max()
     rel = err / scale
     fig, (a, b) = _figure(2, 1, (5.8, 4.4))
@@ -652,7 +652,7 @@ def les_spectra(src):
     k = np.asarray(src.extra("fieldsolve/spectra/k"), dtype=float)
     E = np.asarray(src.extra("fieldsolve/spectra/E"), dtype=float)
     Ef = np.asarray(src.extra("fieldsolve/spectra/E_filtered"), dtype=float)
-    _, meta = fio.read_mesh(src.snapshot, src.meshes()[0])
+    _, meta = openpmd.read_mesh(src.snapshot, src.meshes()[0])
     h = float(np.max(meta["spacing"]))
     knyq = math.pi / h
     sel = (k > 0) & (k <= knyq * (1 + 1e-12))
@@ -711,7 +711,7 @@ def les_fields(src):
     fig, axes = _figure(ncol, (len(panels) + 1) // 2, (5.0, 4.2))
     vlim = None
     for ax, (name, comp, title) in zip(axes, panels):
-        data, meta = fio.read_mesh(src.snapshot, name)
+        data, meta = openpmd.read_mesh(src.snapshot, name)
         if comp is not None:
             data = data[comp]
         img = data[:, :, data.shape[2] // 2] if data.ndim == 3 else data

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 import fieldsolve as fs
-from fieldsolve import io as fio
+from fieldsolve import files, openpmd
 from fieldsolve.cli import main
 from fieldsolve.config import ConfigError, load_config
 from fieldsolve.runs import run
@@ -132,7 +132,7 @@ def _snapshot_bytes(cache={}):
 
         with tempfile.TemporaryDirectory() as d:
             g = fs.Grid((8, 8, 8), 1.0)
-            path = fio.write_iteration(d, 0, time=0.0, dt=0.0, grid=g, meshes={
+            path = openpmd.write_iteration(d, 0, time=0.0, dt=0.0, grid=g, meshes={
                 "rho": {"data": np.random.default_rng(0).random(g.shape), "unit_dimension": (0,) * 7}})
             cache["b"] = Path(path).read_bytes()
     return cache["b"]
@@ -267,8 +267,8 @@ def _lib_cases(tmp_path):
          "out='" + str(tmp_path / "full") + "': directory is not empty; pass overwrite=True"),
         ("resume nothing", lambda: run(None, out=tmp_path / "none", resume=True), ConfigError,
          "resume=True, out='" + str(tmp_path / "none") + "': not a run directory"),
-        ("checkpoint not HDF5", lambda: fio.read_checkpoint(tmp_path / "text.h5"), fio.ReadError, "not an HDF5 file"),
-        ("timeseries missing", lambda: fio.read_timeseries(tmp_path / "no.h5"), fio.ReadError, "no such file"),
+        ("checkpoint not HDF5", lambda: files.read_checkpoint(tmp_path / "text.h5"), files.ReadError, "not an HDF5 file"),
+        ("timeseries missing", lambda: files.read_timeseries(tmp_path / "no.h5"), files.ReadError, "no such file"),
         ("bad memory size", lambda: load_config(small, ["resources.max_memory=lots"]), ConfigError,
          "resources.max_memory = 'lots': not a size"),
         ("NaN position", lambda: fs.deposit(fs.Grid(8, 1.0), [np.nan]), ValueError, "NaN or infinite"),

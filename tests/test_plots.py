@@ -116,7 +116,7 @@ def test_phase_space_x_vx_and_the_exact_zeldovich_solution(example_runs):
     res = example_runs["zeldovich"]
     fig = fp.phase_space(res.run_dir, save=False)
     (exact,) = _lines(fig.axes[0], "exact planar solution")
-    from fieldsolve.io import read_particles
+    from fieldsolve.openpmd import read_particles
 
     p = read_particles(res.snapshots[-1])
     x, v = exact.get_data()

@@ -366,8 +366,8 @@ def test_one_step_nbody_run_against_ewald(tmp_path):
            "time": {"dt": 1e-9, "steps": 1}, "initial": {"kind": "hdf5", "path": str(ic)},
            "output": {"every": 1, "plots": False}}
     res = fs.run(cfg, out=tmp_path / "run", progress=False, echo=False)
-    import fieldsolve.io as fio
-    state, _ = fio.read_checkpoint(res.checkpoint)
+    from fieldsolve import files
+    state, _ = files.read_checkpoint(res.checkpoint)
     a = state["acceleration"][1:]
     ref = ewald_acceleration(d)
     e = np.linalg.norm(a - ref, axis=1) / np.linalg.norm(ref, axis=1)

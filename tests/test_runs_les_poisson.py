@@ -6,7 +6,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from fieldsolve.io import read_mesh
+from fieldsolve.openpmd import read_mesh
 from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

@@ -8,7 +8,8 @@ import pytest
 
 from fieldsolve.cli import main
 from fieldsolve.diagnostics import fit_damped_oscillation
-from fieldsolve.io import read_particles, read_timeseries
+from fieldsolve.files import read_timeseries
+from fieldsolve.openpmd import read_particles
 from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

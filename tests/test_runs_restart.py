@@ -13,7 +13,7 @@ import pytest
 
 from fieldsolve.cli import main
 from fieldsolve.config import ConfigError
-from fieldsolve.io import read_checkpoint, read_timeseries
+from fieldsolve.files import read_checkpoint, read_timeseries
 from fieldsolve.runs import run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 
-from .. import io as fio
+from .. import files
 from ..config import ConfigError, dump_config
 from ..resources import effective_threads, estimate_memory
 from .les import run_les
@@ -88,16 +88,16 @@ def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progre
 def _start_dir(plan, prov):
     cfg, out = plan.cfg, plan.out
     if plan.resume_from is None:
-        fio.atomic_write_text(out / "config.yaml", plan.raw_text if plan.raw_text is not None else dump_config(cfg))
-        fio.atomic_write_text(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True) + "\n")
-    fio.atomic_write_text(out / "config.resolved.yaml", dump_config(cfg))
+        files.atomic_write_text(out / "config.yaml", plan.raw_text if plan.raw_text is not None else dump_config(cfg))
+        files.atomic_write_text(out / "provenance.json", json.dumps(prov, indent=1, sort_keys=True) + "\n")
+    files.atomic_write_text(out / "config.resolved.yaml", dump_config(cfg))
 
 
 def _rewind(plan):
     """Point `latest` at the checkpoint an extension starts from, then remove what it replaces."""
     if not plan.rewind:
         return
-    fio.atomic_write_text(plan.out / "checkpoints" / "latest", plan.resume_from.name + "\n")
+    files.atomic_write_text(plan.out / "checkpoints" / "latest", plan.resume_from.name + "\n")
     for p in plan.rewind:
         p.unlink()
     log.info("extending a run whose last step was shortened to reach its end: continuing from %s; "
@@ -135,7 +135,7 @@ def _run_in_dir(plan, progress, stop_after, echo, notes=()):
 
 def _describe(exc) -> str:
     """One line: our own errors as they are, others with their type (``MemoryError``...)."""
-    if isinstance(exc, (RunError, fio.WriteError)):
+    if isinstance(exc, (RunError, files.WriteError)):
         return str(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -7,7 +7,7 @@ import time as _time
 
 import numpy as np
 
-from .. import io as fio
+from .. import files, openpmd
 from ..config import ConfigError, config_hash, dump_config
 from .rundir import RunResult, _plots, log
 
@@ -36,7 +36,7 @@ def run_les(cfg, out, prov, inputs):
     except ValueError as exc:
         raise ConfigError(f"filter: {exc}") from None
     nd = grid.ndim
-    UD = fio.UNIT_DIMENSION
+    UD = openpmd.UNIT_DIMENSION
     meshes = {}
     if "velocity" in cfg.output.fields:
         meshes["u"] = {"data": u, "unit_dimension": UD["velocity"]}
@@ -54,16 +54,16 @@ def run_les(cfg, out, prov, inputs):
     fields_dir = out / "diags" / "fields"
     filters = {name: np.bytes_(json.dumps(meta, default=str).encode())
                for name, meta in (("filter", res.filter), ("test_filter", res.test_filter)) if meta}
-    snap = fio.write_iteration(fields_dir, 0, time=0.0, dt=0.0, grid=grid, meshes=meshes, dtype=cfg.output.dtype,
+    snap = openpmd.write_iteration(fields_dir, 0, time=0.0, dt=0.0, grid=grid, meshes=meshes, dtype=cfg.output.dtype,
                                config_yaml=dump_config(cfg), provenance_json=json.dumps(prov, sort_keys=True),
                                config_sha=config_hash(cfg), software_version=prov["fieldsolve_version"],
                                extras={"spectra": {"k": res.k, "E": res.E, "E_filtered": res.E_filtered,
                                                    "@binning": "shell_sum: sum(E) dk = <u.u>/2, u_k = DFT/N"},
                                        "filters": filters}, extras_root=True)
-    fio.write_pmd_index(fields_dir)
+    openpmd.write_pmd_index(fields_dir)
     summary = res.summary()
     final = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float, np.floating))}
-    fio.atomic_write_text(out / "result.json", json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
+    files.atomic_write_text(out / "result.json", json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
     log.info("a-priori LES: %s", ", ".join(f"{k} = {v:.6g}" for k, v in final.items()))
     final["wall_seconds"] = _time.perf_counter() - t0
     plots = _plots(out, cfg.output.plots)

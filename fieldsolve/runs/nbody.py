@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import io as fio
+from .. import openpmd
 
 __all__ = ["Model", "initial_particles"]
 
@@ -33,9 +33,9 @@ class Model:
 
     def mesh_units(self, units):
         L, T, M = units["length"], units["time"], units["mass"]
-        return {"density": ("rho", fio.UNIT_DIMENSION["mass_density"], M / L ** 3),
-                "potential": ("phi", fio.UNIT_DIMENSION["grav_potential"], (L / T) ** 2),
-                "field": ("g", fio.UNIT_DIMENSION["acceleration"], L / T ** 2)}
+        return {"density": ("rho", openpmd.UNIT_DIMENSION["mass_density"], M / L ** 3),
+                "potential": ("phi", openpmd.UNIT_DIMENSION["grav_potential"], (L / T) ** 2),
+                "field": ("g", openpmd.UNIT_DIMENSION["acceleration"], L / T ** 2)}
 
 
 def initial_particles(cfg, grid, rng, inputs):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io as fio
+from .. import files, openpmd
 from ..config import config_hash, dump_config
 from . import nbody, pic
 from .rundir import RunError, RunResult, _plots, _Signals, log
@@ -141,16 +141,16 @@ class _ParticleRun:
                     sp["mass"] = m[0] if m.size and np.all(m == m[0]) else m
                 particles[name] = sp
         dt = self.ts["dt"][-1] if self.ts["dt"] else 0.0
-        path = fio.write_iteration(self.fields_dir, self.step, time=self.t, dt=dt, grid=self.grid,
+        path = openpmd.write_iteration(self.fields_dir, self.step, time=self.t, dt=dt, grid=self.grid,
                                    meshes=meshes, particles=particles, dtype=cfg.output.dtype, units=self.units,
                                    config_yaml=self.cfg_yaml, provenance_json=self.prov_json,
                                    config_sha=self.sha, software_version=self.prov["fieldsolve_version"])
         if not (self.fields_dir / "fields.pmd").exists():
-            fio.write_pmd_index(self.fields_dir)
+            openpmd.write_pmd_index(self.fields_dir)
         if cfg.output.gadget:
             gdir = self.dir / "diags" / "gadget"
             gdir.mkdir(parents=True, exist_ok=True)
-            fio.write_gadget(gdir / f"snap_{self.step:06d}.hdf5", self.p["position"], self.p["velocity"], self.p["id"],
+            files.write_gadget(gdir / f"snap_{self.step:06d}.hdf5", self.p["position"], self.p["velocity"], self.p["id"],
                              self.p["mass"], box=max(self.grid.box), time=self.t, origin=self.grid.origin)
         if path not in self.snapshots:
             self.snapshots.append(path)
@@ -161,7 +161,7 @@ class _ParticleRun:
         attrs = {}
         if self.cfg.kind == "pic":
             attrs["mode"] = np.array(self.model.mode, dtype=np.int64)
-        fio.write_timeseries(self.dir / "timeseries.h5", cols,
+        files.write_timeseries(self.dir / "timeseries.h5", cols,
                              attrs={**attrs, "kind": self.cfg.kind, "config_sha256": self.sha,
                                     "energy_convention": "kinetic = sum m v^2/2; potential = sum rho phi dV/2 "
                                     "(gravity); field = eps0 sum E^2 dV/2 (pic)"})
@@ -169,8 +169,8 @@ class _ParticleRun:
     def write_checkpoint(self):
         self.chk_dir.mkdir(parents=True, exist_ok=True)
         state, meta = self.checkpoint_state()
-        path = fio.write_checkpoint(self.chk_dir / f"chk_{self.step:06d}.h5", state, meta)
-        fio.atomic_write_text(self.chk_dir / "latest", path.name + "\n")
+        path = files.write_checkpoint(self.chk_dir / f"chk_{self.step:06d}.h5", state, meta)
+        files.atomic_write_text(self.chk_dir / "latest", path.name + "\n")
         keep = self.cfg.checkpoint.keep_last
         for f in sorted(self.chk_dir.glob("chk_*.h5"))[:-keep]:
             if f.name != self.extend_from:

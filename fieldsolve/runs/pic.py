@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import io as fio
+from .. import openpmd
 from ..config import ConfigError
 
 __all__ = ["Model", "initial_particles"]
@@ -56,9 +56,9 @@ class Model:
 
     def mesh_units(self, units):
         L, T, M, Q = units["length"], units["time"], units["mass"], units["charge"]
-        return {"density": ("rho", fio.UNIT_DIMENSION["charge_density"], Q / L ** 3),
-                "potential": ("phi", fio.UNIT_DIMENSION["electric_potential"], M * L ** 2 / (T ** 2 * Q)),
-                "field": ("E", fio.UNIT_DIMENSION["electric_field"], M * L / (T ** 2 * Q))}
+        return {"density": ("rho", openpmd.UNIT_DIMENSION["charge_density"], Q / L ** 3),
+                "potential": ("phi", openpmd.UNIT_DIMENSION["electric_potential"], M * L ** 2 / (T ** 2 * Q)),
+                "field": ("E", openpmd.UNIT_DIMENSION["electric_field"], M * L / (T ** 2 * Q))}
 
 
 def initial_particles(cfg, grid, rng, inputs):

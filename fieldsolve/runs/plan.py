@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io as fio
+from .. import files
 from ..config import ConfigError, load_config, load_yaml, names_a_file, option, read_config_text
 from ..inputs import preflight
 from .rundir import RESUME_MUTABLE, _diff_keys, _mutable
@@ -60,8 +60,8 @@ def _read_checkpoint(out, name):
     path = out / "checkpoints" / name
     where = f"{option('resume', out)}: checkpoint {name}"
     try:
-        state, meta = fio.read_checkpoint(path)
-    except fio.ReadError as exc:
+        state, meta = files.read_checkpoint(path)
+    except files.ReadError as exc:
         raise ConfigError(f"{where}: {str(exc).removeprefix(f'{path}: ')}") from None
     missing = [k for k in _META_KEYS if k not in meta]
     kind = meta.get("kind")

@@ -7,7 +7,7 @@ import time as _time
 
 import numpy as np
 
-from .. import io as fio
+from .. import files, openpmd
 from ..config import ConfigError, config_hash, dump_config
 from .rundir import RunResult, _plots, log
 
@@ -79,19 +79,19 @@ def run_poisson(cfg, out, prov, inputs):
             log.info("field error vs analytic: relL2 %.3e", final["field_rel_l2_error"])
     else:
         log.info("no analytic potential for this source/boundary combination; no error reported")
-    meshes = {"rho": {"data": rho, "unit_dimension": fio.UNIT_DIMENSION["mass_density"], "unit_si": 1.0},
-              "phi": {"data": phi, "unit_dimension": fio.UNIT_DIMENSION["grav_potential"], "unit_si": 1.0},
-              "g": {"data": g, "unit_dimension": fio.UNIT_DIMENSION["acceleration"], "unit_si": 1.0}}
+    meshes = {"rho": {"data": rho, "unit_dimension": openpmd.UNIT_DIMENSION["mass_density"], "unit_si": 1.0},
+              "phi": {"data": phi, "unit_dimension": openpmd.UNIT_DIMENSION["grav_potential"], "unit_si": 1.0},
+              "g": {"data": g, "unit_dimension": openpmd.UNIT_DIMENSION["acceleration"], "unit_si": 1.0}}
     keep = {"density": "rho", "potential": "phi", "field": "g"}
     meshes = {keep[k]: meshes[keep[k]] for k in cfg.output.fields}
     fields_dir = out / "diags" / "fields"
-    snap = fio.write_iteration(fields_dir, 0, time=0.0, dt=0.0, grid=grid, meshes=meshes, dtype=cfg.output.dtype,
+    snap = openpmd.write_iteration(fields_dir, 0, time=0.0, dt=0.0, grid=grid, meshes=meshes, dtype=cfg.output.dtype,
                                config_yaml=dump_config(cfg), provenance_json=json.dumps(prov, sort_keys=True),
                                config_sha=config_hash(cfg), extras=extras,
                                software_version=prov["fieldsolve_version"])
-    fio.write_pmd_index(fields_dir)
+    openpmd.write_pmd_index(fields_dir)
     scalars = {k: v for k, v in final.items() if isinstance(v, float)}
-    fio.atomic_write_text(out / "result.json", json.dumps({**final, **scalars}, indent=1, sort_keys=True) + "\n")
+    files.atomic_write_text(out / "result.json", json.dumps({**final, **scalars}, indent=1, sort_keys=True) + "\n")
     final["wall_seconds"] = _time.perf_counter() - t0
     plots = _plots(out, cfg.output.plots)
     res = RunResult(run_dir=out, config=cfg, kind="poisson", steps=0, time=0.0, snapshots=[snap],

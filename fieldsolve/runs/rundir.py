@@ -1,7 +1,7 @@
 """The run directory: results, errors, provenance, the directory itself, logging, signals.
 
 Every file except the line-buffered ``log.txt`` is written to ``<name>.tmp`` and moved into
-place with ``os.replace`` (:func:`fieldsolve.io.atomic_path`).
+place with ``os.replace`` (:func:`fieldsolve.files.atomic_path`).
 """
 from __future__ import annotations
 
