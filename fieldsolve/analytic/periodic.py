@@ -235,7 +235,7 @@ class GaussianLattice:
         x0 = np.array([o + 0.5 * h for o, h in zip(grid.origin, grid.spacing)])
         phase = np.exp(1j * sum(k * (x0[a] - self.center[a]) for a, k in enumerate(ks)))
         coef = amp * phase
-        from . import fft as _fft
+        from .. import fft as _fft
         vals = _fft.irfftn(coef, fine.shape) * fine.size
         vals = vals[tuple(slice(None, None, r) for r in ratio)]
         vol = float(np.prod(grid.box))
