@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _assign_kernels as K
+from . import _assign_jit as K
 from . import fft
 from ._compat import api
 from .grid import Grid

@@ -1,4 +1,4 @@
-"""``fieldsolve`` command line: run, validate, info, plot, schema, demo.
+"""``fieldsolve`` command line: run, validate, info, plot, schema.
 
 Exit status: 0 success; 2 invalid config or input (everything that can be checked is checked
 before anything is written); 1 failure during a run (the traceback is in the run's log.txt);
@@ -214,13 +214,6 @@ def _cmd_schema(args):
     return EXIT_OK
 
 
-def _cmd_demo(args):
-    from .demo import run_demo
-
-    run_demo(args.out, n_particles=args.particles, n_mesh=args.mesh, seed=args.seed)
-    return EXIT_OK
-
-
 def _add_debug(p, default):
     p.add_argument("-v", "--debug", action="store_true", default=default,
                    help="on failure also print the traceback (it is always in a run's log.txt)")
@@ -281,16 +274,6 @@ def build_parser():
     _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_schema)
 
-    p = sub.add_parser("demo", help="library demo, no config: P(k) of particles displaced by one plane wave",
-                       description="Uniform random particles displaced by one plane wave, TSC-deposited with "
-                                   "interlacing; writes the shot-noise-subtracted power spectrum (PNG and table) "
-                                   "with the perturbed mode marked.")
-    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
-    p.add_argument("--particles", type=int, default=400_000, help="number of particles (default 400000)")
-    p.add_argument("--mesh", type=int, default=64, help="cells per axis of the cubic grid (default 64)")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    _add_debug(p, argparse.SUPPRESS)
-    p.set_defaults(func=_cmd_demo)
     return parser
 
 
