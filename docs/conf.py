@@ -12,10 +12,12 @@ extensions = ["sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.napole
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "api/generated/*.md"]
 autosummary_generate = True
-autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
+# document each object where it is defined (packages re-export through __all__)
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True,
+                           "ignore-module-all": True}
 autodoc_typehints = "none"
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 myst_heading_anchors = 3
-suppress_warnings = ["myst.header"]
+suppress_warnings = ["myst.header", "ref.python"]  # numpydoc types such as "Grid" resolve twice
 html_theme = "alabaster"

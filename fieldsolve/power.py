@@ -20,7 +20,7 @@ __all__ = ["PowerSpectrum", "power_spectrum", "rfft_mode_weights", "shell_averag
 
 @dataclass(frozen=True)
 class PowerSpectrum:
-    """Binned spectrum: ``k`` (mode-weighted mean |k| per bin), ``power``, ``modes`` (number of
+    """Binned spectrum: ``k`` (mode-weighted mean ``|k|`` per bin), ``power``, ``modes`` (number of
     Fourier modes, Hermitian twins included), ``kedges`` and the ``shot_noise`` subtracted."""
 
     k: np.ndarray

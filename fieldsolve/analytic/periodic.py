@@ -71,7 +71,7 @@ def _kvecs(box, mmax, w, kcut_tol=1e-16):
 
 def ewald_potential(points, box, alpha=None, sigma=0.0, chunk=4096):
     """Periodic 1/r potential ``psi`` of a unit point (``sigma = 0``) or a unit Gaussian of
-    width ``sigma`` at the origin, with the zero-mean convention (k = 0 dropped):
+    width ``sigma`` at the origin, with the zero-mean convention (k = 0 dropped)::
 
         psi = sum_n [erf(r_n/(sqrt2 sigma)) - erf(r_n/sqrt(2 sigma^2 + 1/alpha^2))] / r_n
               + (4 pi / V) sum_{k != 0} e^{-k^2 (1/(4 alpha^2) + sigma^2/2)} cos(k.r) / k^2

@@ -187,7 +187,7 @@ class PICConfig(_RunBase):
 # single Poisson solve
 # --------------------------------------------------------------------------------------------
 class GaussianSource(_Base):
-    """Gaussian density blob rho = M (2 pi sigma^2)^(-d/2) exp(-|x-c|^2 / 2 sigma^2)."""
+    """Gaussian density blob ``rho = M (2 pi sigma^2)^(-d/2) exp(-|x-c|^2 / 2 sigma^2)``."""
     kind: Literal["gaussian"]
     mass: PosFloat = 1.0
     sigma: PosFloat = 0.1
@@ -243,7 +243,7 @@ class SyntheticVelocity(_Base):
 
 
 class FileVelocity(_Base):
-    """Velocity (ndim, *grid.shape), indexed [component, x, y, z], from an HDF5 dataset."""
+    """Velocity ``(ndim, *grid.shape)``, indexed ``[component, x, y, z]``, from an HDF5 dataset."""
     kind: Literal["hdf5"]
     path: str
     dataset: str = "velocity"

@@ -118,7 +118,7 @@ class OptimalKernel(PeriodicKernel):
     **reference force** ``R(k) = i k S^2(k) / k^2`` (the field ``-grad(phi)`` of a unit source of
     ``lap(phi) = f``: a point for ``split = 0``, a Gaussian cloud ``S^2 = exp(-k^2 r_s^2)`` for
     ``split = r_s``), averaged over source positions within a cell and over all separations
-    (Hockney & Eastwood 1988, eq. 8-22):
+    (Hockney & Eastwood 1988, eq. 8-22)::
 
         G_opt(k) = - D(k) . sum_n U^2(k_n) k_n S^2(k_n) / k_n^2 / ( |D(k)|^2 [sum_n U^2(k_n)]^2 ),
 

@@ -129,7 +129,7 @@ def _plot(description, needs):
             out_dir.mkdir(parents=True, exist_ok=True)
             return _save(fig, out_dir / f"{src.prefix}{name}.png")
 
-        plot.__doc__ = (f"{description}.\n\n``path``: run directory or file; ``out``: directory for the "
+        plot.__doc__ = (f"``{description}``.\n\n``path``: run directory or file; ``out``: directory for the "
                         f"PNG (default ``<run>/plots``); returns the PNG path, or the Figure with "
                         f"``save=False``.\n{draw.__doc__ or ''}")
         _PLOTS[name] = (plot, description, needs)

@@ -48,23 +48,29 @@ def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progre
         stop_after=None, echo=True, force=False):
     """Run a simulation from a config (path, YAML text, dict or model).
 
+    Everything that can be checked (config, input files, kernel and grid, memory, the output
+    location) is checked before anything is written. Returns a :class:`RunResult`. Raises
+    :class:`ConfigError` for invalid input and :class:`RunError` for failures during the run.
+
     Parameters
     ----------
-    out : run directory (default ``runs/<name>``). Must be empty or absent unless ``overwrite``
+    out : path, optional
+        Run directory (default ``runs/<name>``). Must be empty or absent unless ``overwrite``
         (replace a previous run directory) or ``resume`` (continue from its latest checkpoint;
         ``config`` may then be None: the run directory's resolved config is used). Extending a
         finished run (a later ``time.t_end`` or more ``time.steps``) gives the bits of a run
         given the longer end from the start; an end before the checkpoint is refused.
-    overrides : ``["section.key=value", ...]`` applied before validation.
-    progress : True/False to force the progress bar on/off; None shows it only on a TTY.
-    stop_after : stop (with a checkpoint) after this many steps in this call.
-    echo : also print log lines to stdout.
-    force : run even if the memory estimate exceeds the memory available (or
+    overrides : list of str
+        ``["section.key=value", ...]`` applied before validation.
+    progress : bool or None
+        True/False to force the progress bar on/off; None shows it only on a TTY.
+    stop_after : int, optional
+        Stop (with a checkpoint) after this many steps in this call.
+    echo : bool
+        Also print log lines to stdout.
+    force : bool
+        Run even if the memory estimate exceeds the memory available (or
         ``resources.max_memory``).
-
-    Everything that can be checked (config, input files, kernel and grid, memory, the output
-    location) is checked before anything is written. Returns a :class:`RunResult`. Raises
-    :class:`ConfigError` for invalid input and :class:`RunError` for failures during the run.
     """
     if resume:
         plan = plan_resume(config, out, overrides, force)
