@@ -31,6 +31,8 @@ from ._compat import api
 
 from . import fft
 from .filters import _check_grid, _real_field
+from .grid import signed_modes
+from .kernels.differencing import differencing_symbols
 from .power import rfft_mode_weights, shell_average
 
 __all__ = ["mode_energy", "shell_spectrum", "energy_spectrum", "dealias_mask", "dealias",
@@ -105,11 +107,11 @@ def energy_spectrum(grid, u, binning="shell_sum"):
 def _mode_numbers(grid):
     """Integer mode numbers per axis, broadcastable to the rfft layout."""
     out = []
-    for a, n in enumerate(grid.shape):
-        m = np.fft.rfftfreq(n, 1.0 / n) if a == grid.ndim - 1 else np.fft.fftfreq(n, 1.0 / n)
+    for a in range(grid.ndim):
+        m = grid.mode_numbers(a, rfft=True)
         view = [1] * grid.ndim
         view[a] = m.size
-        out.append(np.rint(m).astype(np.int64).reshape(view))
+        out.append(m.reshape(view))
     return out
 
 
@@ -137,7 +139,7 @@ def dealias(grid, field_k, rule="2/3"):
 
 def _axis_map(n_small, n_big):
     """Indices of the small grid's fftfreq modes in a big grid's fftfreq order."""
-    m = np.rint(np.fft.fftfreq(n_small, 1.0 / n_small)).astype(np.int64)
+    m = signed_modes(n_small)
     return np.where(m >= 0, m, m + n_big)
 
 
@@ -230,8 +232,6 @@ def derivative(grid, field, axis, order=1):
 
 
 def _ik(grid, axis, order=1):
-    k = grid.kvectors(rfft=True)[axis].copy()
-    n = grid.shape[axis]
-    if order % 2 == 1 and n % 2 == 0:
-        k[(0,) * axis + (n // 2,) + (0,) * (grid.ndim - axis - 1)] = 0.0
+    # an odd derivative has no sign on the Nyquist plane: the spectral gradient kernel zeroes it
+    k = differencing_symbols(grid, "spectral")[axis] if order % 2 else grid.kvectors(rfft=True)[axis]
     return (1j * k) ** order
