@@ -17,8 +17,11 @@ $(STAMP_RUN): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
+# the test environment compiles numba's kernels once after installing (cached beside the
+# source): the tests then start warm; a first `make run` compiles what it uses and says so
 $(STAMP_TEST): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m fieldsolve._jit_cache
 	touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)

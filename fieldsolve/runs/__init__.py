@@ -119,6 +119,10 @@ def _run_in_dir(plan, progress, stop_after, echo, notes=()):
         log.info("fieldsolve %s run %s -> %s%s", cfg.kind, cfg.name or "", out, " (resume)" if resume else "")
         for note in notes:
             log.warning("%s", note)
+        from .._jit_cache import cold
+
+        if cold():
+            log.info("compiling numba kernels, first run only (about 15 s; later runs load them)...")
         try:
             _rewind(plan)
             if cfg.kind in ("nbody", "pic"):

@@ -28,7 +28,7 @@ class Model:
         phi, g = self.pm.solve(rho, 4 * np.pi * self.G)
         self.meshes = {"density": rho, "potential": phi, "field": g}
         # W = 1/2 sum_i m_i phi(x_i) = 1/2 sum_cells rho phi dV (readout is the adjoint of paint)
-        energy = 0.5 * float(np.sum(rho * phi)) * self.grid.cell_volume
+        energy = 0.5 * float(np.vdot(rho, phi)) * self.grid.cell_volume  # no mesh temporary
         return self.pm.readout(g, x), energy
 
     def mesh_units(self, units):

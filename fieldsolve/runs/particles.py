@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import files, openpmd
+from .. import _integrate_jit as _jit, files, openpmd
 from ..config import config_hash, dump_config
 from . import nbody, pic
 from .rundir import RunError, RunResult, _plots, _Signals, log
@@ -25,15 +25,6 @@ def _units(cfg):
     u = cfg.units
     return {"length": u.length_si, "time": u.time_si, "velocity": u.length_si / u.time_si,
             "mass": u.mass_si, "charge": getattr(u, "charge_si", 1.0)}
-
-
-def _wrap(grid, x):
-    for a in range(grid.ndim):
-        if grid.periodic[a]:
-            o, L = grid.origin[a], grid.box[a]
-            x[:, a] = o + np.mod(x[:, a] - o, L)
-            x[:, a][x[:, a] >= o + L] = o  # np.mod can round up to L
-    return x
 
 
 class _ParticleRun:
@@ -51,11 +42,15 @@ class _ParticleRun:
         self.snapshots = []
         self.checkpoint = None
         self.extend_from = None  # checkpoint taken before a final step that t_end shortened
+        g = self.grid
+        self._box = (np.array(g.origin), np.array(g.box), np.array(g.periodic))
 
     # ---- state ----
     def init_state(self, rng_ic, rng_run, inputs):
         self.p, self.species = _MODELS[self.cfg.kind].initial_particles(self.cfg, self.grid, rng_ic, inputs)
-        _wrap(self.grid, self.p["position"])
+        self.p["position"] = np.ascontiguousarray(self.p["position"], dtype=np.float64)
+        self.p["velocity"] = np.ascontiguousarray(self.p["velocity"], dtype=np.float64)
+        _jit.wrap(self.p["position"], *self._box)
         self.rng = rng_run
         self.step, self.t = 0, 0.0
         self.ts = {k: [] for k in ("step", "time", "dt", "kinetic_energy", self.model.energy_name,
@@ -81,9 +76,7 @@ class _ParticleRun:
             raise
 
     def _record(self, dt):
-        v, m = self.p["velocity"], self.p["mass"]
-        ke = 0.5 * float(np.sum(m[:, None] * v * v))
-        mom = (m[:, None] * v).sum(axis=0)
+        ke, mom = _jit.energy_momentum(self.p["velocity"], self.p["mass"])
         for k, val in (("step", self.step), ("time", self.t), ("dt", dt), ("kinetic_energy", ke),
                        (self.model.energy_name, self.epot), ("total_energy", ke + self.epot), ("momentum", mom)):
             self.ts[k].append(val)
@@ -221,11 +214,10 @@ class _ParticleRun:
 
     def kdk(self, dt, last=False):
         p = self.p
-        p["velocity"] += (0.5 * dt) * self.acc
-        p["position"] += dt * p["velocity"]
-        _wrap(self.grid, p["position"])
+        _jit.kick(p["velocity"], self.acc, 0.5 * dt)
+        _jit.drift(p["position"], p["velocity"], dt, *self._box)
         self.acc, self.epot = self._forces()
-        p["velocity"] += (0.5 * dt) * self.acc
+        _jit.kick(p["velocity"], self.acc, 0.5 * dt)
         self.step += 1
         tcfg = self.cfg.time
         if last:

@@ -43,7 +43,7 @@ class Model:
         phi, E = self.pm.solve(rho, -1.0 / self.eps0)
         self.meshes = {"density": rho, "potential": phi, "field": E}
         acc = self.pm.readout(E, x) * p["qm"][:, None]
-        energy = 0.5 * self.eps0 * float(np.sum(E * E)) * self.grid.cell_volume
+        energy = 0.5 * self.eps0 * float(np.vdot(E, E)) * self.grid.cell_volume  # no mesh temporary
         # energy in the +-k pair of the followed mode: eps0 V |E_k|^2 / N^2 (Parseval)
         Ek = fft.rfftn(E, axes=tuple(range(1, self.grid.ndim + 1)))[(slice(None),) + self.mode]
         self.mode_energy = float(self.eps0 * self.grid.volume * np.sum(np.abs(Ek) ** 2) / self.grid.size ** 2)
