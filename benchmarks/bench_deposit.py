@@ -90,7 +90,7 @@ def methods(n, box, dtype, peer_mods):
     shift = box / n / 2  # node-centred peers: value i at i*h, ours at (i+1/2)*h
 
     def fs_paint(pos, scheme):
-        return fs.deposit(grid, pos, scheme=scheme, density=False, dtype=dtype)
+        return fs.deposit(grid, pos, window=scheme, density=False, dtype=dtype)
 
     def fs_read(field, pos, scheme):
         return fs.interpolate(grid, field, pos, scheme)

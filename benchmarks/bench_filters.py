@@ -57,7 +57,7 @@ def main(argv=None):
         filt.apply(u)
 
     def do_tau():
-        fs.sgs_stress(u, grid, filt)
+        fs.sgs_stress(grid, u, filt)
 
     cases = {"bare round trip (3 comps)": bare3, "bare round trip (6 comps)": bare6,
              "filter_field (3 comps)": do_filter, "sgs_stress (tau_ij)": do_tau}

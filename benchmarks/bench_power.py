@@ -102,8 +102,8 @@ def main(argv=None):
         mesh_mib = 8 * n**3 / 2**20
         f32, f64 = make_field(n, np.float32), make_field(n, np.float64)
         methods = {
-            "fieldsolve f64": lambda: fs.power_spectrum(f64, grid, scheme="cic"),
-            "fieldsolve f32": lambda: fs.power_spectrum(f32, grid, scheme="cic"),
+            "fieldsolve f64": lambda: fs.power_spectrum(grid, f64, window="cic"),
+            "fieldsolve f32": lambda: fs.power_spectrum(grid, f32, window="cic"),
         }
         if PKL is not None:
             def pylians():

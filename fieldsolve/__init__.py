@@ -2,34 +2,47 @@
 the convolution kernel (an array of weights with a Fourier transfer function).
 
 Data flows one way: config -> grid/particles -> deposit -> solve -> interpolate -> integrate
--> write; the imports below follow that order. Library use imports NumPy, SciPy, pyFFTW and
-numba only: configs (pydantic, PyYAML), runs and files (h5py) and plots (matplotlib) load
-when first used.
+-> write; the names below follow that order. Every name loads on first use (PEP 562): the
+library imports NumPy, SciPy, pyFFTW and numba when a numerical name is used; configs
+(pydantic, PyYAML), runs and files (h5py) and plots (matplotlib) when those are. ``import
+fieldsolve`` itself is instant, so the command line answers Ctrl-C during its start-up with one
+line instead of a traceback from inside an import.
 """
 import importlib
 
-# grid, transforms, kernels, particle <-> mesh
-from . import fft, kernels
+# first, before numba and pyFFTW start their threads (see _threads)
 from ._threads import get_num_threads, set_num_threads
-from .grid import Grid
-from .kernels import (WINDOWS, Window, compensate, get_kernel, get_window, kernel_names,
-                      window_alias_sum, window_transfer)
-from .assign import deposit, interpolate, sort_particles
-from .power import power_spectrum
 
-# Poisson: solver, analytic references, PM forces
-from . import analytic, pm
-from .poisson import PoissonSolver
+from ._version import __version__  # noqa: F401
 
-# LES: filters, SGS stresses, spectra, synthetic turbulence, a-priori pipeline
-from . import les
-from .filters import Filter, filter_field, filter_kernel, make_filter, transfer_function
-from .sgs import (dynamic_smagorinsky, leonard_stress, sgs_dissipation, sgs_energy, sgs_stress,
-                  strain_rate)
-from .spectra import dealias, energy_spectrum, padded_product
-from .turbulence import synthetic_turbulence
 
-__version__ = "0.1.0"
+def _names(module, *names):
+    return {n: (module, n) for n in names}
+
+
+# name -> (module, attribute or None for the module itself)
+_LAZY = {
+    # grid, transforms, kernels, particle <-> mesh
+    "fft": ("fft", None), "kernels": ("kernels", None), **_names("grid", "Grid"),
+    **_names("kernels", "WINDOWS", "Window", "compensate", "get_kernel", "get_window", "kernel_names",
+             "window_alias_sum", "window_transfer"),
+    **_names("assign", "deposit", "interpolate", "sort_particles"), **_names("power", "power_spectrum"),
+    # Poisson: solver, analytic references, PM forces
+    "analytic": ("analytic", None), "pm": ("pm", None), **_names("poisson", "PoissonSolver"),
+    # LES: filters, SGS stresses, spectra, synthetic turbulence, a-priori pipeline
+    "les": ("les", None),
+    **_names("filters", "Filter", "filter_field", "filter_kernel", "make_filter", "transfer_function"),
+    **_names("sgs", "dynamic_smagorinsky", "leonard_stress", "sgs_dissipation", "sgs_energy", "sgs_stress",
+             "strain_rate"),
+    **_names("spectra", "dealias", "energy_spectrum", "padded_product"),
+    **_names("turbulence", "synthetic_turbulence"),
+    # config-driven runs, files, plots
+    **_names("runs", "run", "RunResult"), **_names("config", "load_config", "ConfigError"),
+    "config": ("config", None), "runs": ("runs", None), "files": ("files", None),
+    "openpmd": ("openpmd", None), "plots": ("plots", None),
+}
+# modules renamed into fieldsolve.kernels (old names kept as aliases)
+_MOVED = {"green": "kernels", "windows": "kernels.windows", "runner": "runs"}
 
 __all__ = [
     "Grid", "fft", "kernels", "set_num_threads", "get_num_threads",
@@ -42,26 +55,26 @@ __all__ = [
     "run", "RunResult", "load_config", "ConfigError",
 ]
 
-# loaded on first use: name -> (module, attribute or None for the module itself)
-_LAZY = {"run": ("runner", "run"), "RunResult": ("runner", "RunResult"),
-         "load_config": ("config", "load_config"), "ConfigError": ("config", "ConfigError"),
-         "config": ("config", None), "runner": ("runner", None), "io": ("io", None),
-         "plots": ("plots", None)}
-# modules renamed into fieldsolve.kernels (old names kept as aliases)
-_MOVED = {"green": "kernels", "windows": "kernels.windows"}
-
 
 def __getattr__(name):
     if name in _LAZY:
         module, attr = _LAZY[name]
         mod = importlib.import_module(f".{module}", __name__)
-        return mod if attr is None else getattr(mod, attr)
+        value = mod if attr is None else getattr(mod, attr)
+        globals()[name] = value
+        return value
     if name in _MOVED:
         import warnings
 
         warnings.warn(f"fieldsolve.{name} moved to fieldsolve.{_MOVED[name]}", DeprecationWarning,
                       stacklevel=2)
         return importlib.import_module(f".{_MOVED[name]}", __name__)
+    if not name.startswith("_"):  # any other submodule, as an eager import of the package gave
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
     raise AttributeError(f"module 'fieldsolve' has no attribute {name!r}")
 
 

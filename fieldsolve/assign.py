@@ -4,7 +4,10 @@ Grid convention: cell-centred (see :mod:`fieldsolve.grid`). A particle at ``x`` 
 ``i`` the weight ``prod_a w_p((x_a - c_{i,a}) / h_a)`` with ``c_i`` the cell centre and ``w_p``
 the window of order ``p`` (:mod:`fieldsolve.kernels.windows`); the weights of one particle sum to 1.
 
-* Periodic axes wrap (positions anywhere on the real line are accepted and wrapped).
+* Periodic axes wrap exactly: a position anywhere on the real line (any finite float, even
+  1e300) acts as its image in the box, found with an exact floating-point modulo (``fmod`` has
+  no rounding error), so a particle far away deposits exactly where its image would and no
+  mass is lost. NaN and infinite positions are errors.
 * On a bounded axis a particle whose stencil leaves the grid is an error, unless
   ``outside="drop"``: then the stencil cells outside the grid are skipped (their share of the
   weight is lost, and :func:`interpolate` reads zero there, so readout stays the adjoint).
@@ -15,12 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _assign_kernels as K
+from . import _assign_jit as K
 from . import fft
+from ._compat import api
 from .grid import Grid
 from .kernels.windows import get_window
 
-__all__ = ["deposit", "interpolate", "sort_particles"]
+__all__ = ["deposit", "interpolate", "sort_particles", "check_positions"]
 
 _SERIAL_BELOW = 20_000  # below this many particles the slab sort costs more than it saves
 _READ_SORT_ABOVE = 32 << 20  # bytes per field component beyond which readout sorts by slab
@@ -56,9 +60,31 @@ def _params(grid, window):
     return orig, ih, shape, per, window.order, grid.ndim
 
 
-def _raise_bad_positions(grid, x, params, outside):
-    """Slow path, only after a kernel reported bad particles: build the detailed message."""
+def _wrap_far(grid, x, far):
+    """Copy of ``x`` with the rows ``far`` reduced into the box on every periodic axis.
+
+    ``mod(x, L) - mod(o, L)`` never overflows (``x - o`` could) and ``np.mod`` on floats is
+    exact, so the image is the true one to within one rounding of the final ``o + r``."""
+    x = x.copy()
+    rows = x[far]
+    for a in range(grid.ndim):
+        if grid.periodic[a]:
+            o, L = grid.origin[a], grid.box[a]
+            r = np.mod(np.mod(rows[:, a], L) - np.mod(o, L), L)
+            rows[:, a] = o + r
+    x[far] = rows
+    return x
+
+
+def _checked_positions(grid, x, params, outside):
+    """Slow path, only after a kernel reported bad particles: raise with the details, or, if
+    the only problem is periodic coordinates far outside the box, return ``x`` with those
+    reduced into the box (the caller runs the kernel again on it)."""
     status = K.check_positions(x, *params, outside == "drop")
+    far = status == K.FAR
+    if far.any():
+        x = _wrap_far(grid, x, far)
+        status = K.check_positions(x, *params, outside == "drop")
     nonfinite = np.flatnonzero(status == 1)
     if nonfinite.size:
         first = int(nonfinite[0])
@@ -69,11 +95,13 @@ def _raise_bad_positions(grid, x, params, outside):
         idx = np.flatnonzero(status == 2 + a)
         if idx.size:
             lo, hi = grid.origin[a], grid.origin[a] + grid.box[a]
-            parts.append(f"axis {a}: {idx.size} (first index {idx[0]} at x={x[idx[0], a]!r}; "
+            parts.append(f"axis {a}: {idx.size} (first index {idx[0]} at x={float(x[idx[0], a])!r}; "
                          f"box [{lo}, {hi}))")
-    raise ValueError("particle stencils leave the bounded grid on " + "; ".join(parts)
-                     + ". Keep particles at least half the window support inside, or pass "
-                     "outside='drop' to discard the off-grid part of their weight")
+    if parts:
+        raise ValueError("particle stencils leave the bounded grid on " + "; ".join(parts)
+                         + ". Keep particles at least half the window support inside, or pass "
+                         "outside='drop' to discard the off-grid part of their weight")
+    return x
 
 
 def _weights(weights, n, dtype=np.float64):
@@ -122,19 +150,24 @@ def _paint(grid, x, w, wstep, params, outside):
     allow = outside == "drop"
     if x.shape[0] < _SERIAL_BELOW or nslab == 1:
         if K.check_positions(x, *params, allow).any():
-            _raise_bad_positions(grid, x, params, outside)
+            x = _checked_positions(grid, x, params, outside)
         K.paint_serial(grid3, x, w, wstep, *params, _fast(grid))
         return grid3
     xs, ws = np.empty_like(x), np.empty_like(w)
-    nbad, starts = K.slab_sort(x, w, wstep, *params, allow, width, nslab,
-                               np.empty(x.shape[0], np.int32), xs, ws, np.empty(0, np.int64))
+
+    def sort(x):
+        return K.slab_sort(x, w, wstep, *params, allow, width, nslab, np.empty(x.shape[0], np.int32),
+                           xs, ws, np.empty(0, np.int64))
+
+    nbad, starts = sort(x)
     if nbad:
-        _raise_bad_positions(grid, x, params, outside)
+        nbad, starts = sort(_checked_positions(grid, x, params, outside))
     K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid))
     return grid3
 
 
-def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=None,
+@api(renamed={"scheme": "window"})
+def deposit(grid, positions, weights=None, window="cic", *, density=True, out=None,
             outside="raise", interlace=False, dtype=None):
     """Deposit particle weights onto ``grid`` with an assignment window.
 
@@ -143,7 +176,7 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
     grid : Grid
     positions : array (N, ndim), float32 or float64, physical units.
     weights : None (unit weights), scalar, (N,) or (N, C) for C components (e.g. momentum).
-    scheme : ``"ngp" | "cic" | "tsc" | "pcs"`` (or order 1-4).
+    window : ``"ngp" | "cic" | "tsc" | "pcs"`` (or order 1-4; the older name ``scheme=`` works).
     density : divide by the cell volume (mass -> density). ``False`` gives the summed weights.
     out : optional array to receive the result (overwritten, not accumulated into).
     outside : ``"raise"`` (default) or ``"drop"``, for stencils leaving a bounded axis.
@@ -158,7 +191,7 @@ def deposit(grid, positions, weights=None, scheme="cic", *, density=True, out=No
     array ``grid.shape`` for scalar weights, ``(C, *grid.shape)`` for (N, C) weights.
     """
     _check_grid(grid)
-    window = get_window(scheme)
+    window = get_window(window)
     if outside not in _OUTSIDE:
         raise ValueError(f"outside={outside!r}; allowed: {_OUTSIDE}")
     x = _positions(grid, positions)
@@ -222,7 +255,8 @@ def _interlace_read(grid, field):
     return first, fft.irfftn(X, grid.shape, axes=axes, overwrite_input=True)
 
 
-def interpolate(grid, field, positions, scheme="cic", *, outside="raise", interlace=False):
+@api(renamed={"scheme": "window"})
+def interpolate(grid, field, positions, window="cic", *, outside="raise", interlace=False):
     """Read a mesh field at particle positions with an assignment window (float64 result).
 
     ``field`` is ``grid.shape`` (returns (N,)) or components-first ``(C, *grid.shape)``
@@ -240,11 +274,11 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise", interl
         first, second = _interlace_read(grid, f if vector else f[None])
         x = _positions(grid, positions)
         shift = np.array(grid.spacing, dtype=x.dtype) / 2
-        out = interpolate(grid, first, x, scheme, outside=outside)
-        out += interpolate(grid, second, x + shift, scheme, outside=outside)
+        out = interpolate(grid, first, x, window, outside=outside)
+        out += interpolate(grid, second, x + shift, window, outside=outside)
         return out if vector else out[:, 0]
     _check_grid(grid)
-    window = get_window(scheme)
+    window = get_window(window)
     if outside not in _OUTSIDE:
         raise ValueError(f"outside={outside!r}; allowed: {_OUTSIDE}")
     f = np.asarray(field)
@@ -276,20 +310,35 @@ def interpolate(grid, field, positions, scheme="cic", *, outside="raise", interl
         # (TSC's 9 rows per particle did not gain from prefetching there: 21 vs 36 Mpart/s).
         xs, index = np.empty_like(x), np.empty(x.shape[0], np.int64)
         ones = np.ones((1, 1))
-        nbad, _ = K.slab_sort(x, ones, 0, *params, allow, width, nslab,
-                              np.empty(x.shape[0], np.int32), xs, ones.copy(), index)
-        if nbad:
-            _raise_bad_positions(grid, x, params, outside)
+
+        def sort(x):
+            return K.slab_sort(x, ones, 0, *params, allow, width, nslab,
+                               np.empty(x.shape[0], np.int32), xs, ones.copy(), index)[0]
+
+        if sort(x):
+            sort(_checked_positions(grid, x, params, outside))
         x = xs
     # outputs allocated here, not in the kernels: NumPy's large arrays get huge pages, which
     # saves most of the first-touch page-fault cost
     out = np.empty((x.shape[0], f.shape[0]))
-    nbad = K.readout(f3, x, *params, allow, 4096, fast, out)
-    if nbad:
-        _raise_bad_positions(grid, x, params, outside)
+    if K.readout(f3, x, *params, allow, 4096, fast, out):
+        x = _checked_positions(grid, x, params, outside)
+        K.readout(f3, x, *params, allow, 4096, fast, out)
     if index is not None:
         out = K.unsort_rows(out, index, np.empty_like(out))
     return out if vector else out[:, 0]
+
+
+def check_positions(grid, positions, window="cic", *, outside="raise"):
+    """Raise the ``ValueError`` that :func:`deposit` and :func:`interpolate` would raise for
+    ``positions`` (NaN or infinite values, stencils leaving a bounded axis), without a grid."""
+    _check_grid(grid)
+    if outside not in _OUTSIDE:
+        raise ValueError(f"outside={outside!r}; allowed: {_OUTSIDE}")
+    x = _positions(grid, positions)
+    params = _params(grid, get_window(window))
+    if K.check_positions(x, *params, outside == "drop").any():
+        _checked_positions(grid, x, params, outside)
 
 
 def sort_particles(grid, positions):
@@ -303,5 +352,8 @@ def sort_particles(grid, positions):
     x = _positions(grid, positions)
     if not np.isfinite(x).all():
         raise ValueError("positions contain NaN or infinite values")
-    orig, ih, shape, _, _, ndim = _params(grid, get_window("ngp"))
+    params = _params(grid, get_window("ngp"))
+    if K.check_positions(x, *params, True).any():
+        x = _checked_positions(grid, x, params, "drop")
+    orig, ih, shape, _, _, ndim = params
     return K.counting_sort(K.cell_keys(x, orig, ih, shape, ndim), grid.size)

@@ -1,14 +1,15 @@
-"""``fieldsolve`` command line: run, validate, info, plot, schema, demo.
+"""``fieldsolve`` command line: run, validate, info, plot, schema.
 
-Exit status: 0 success; 2 invalid config or input (one-line message, no traceback); 1 failure
-during a run (one-line message; details in the run's log.txt); 130/143 a run stopped by
-SIGINT/SIGTERM after writing a checkpoint (continue with ``fieldsolve run --resume DIR``).
+Exit status: 0 success; 2 invalid config or input (everything that can be checked is checked
+before anything is written); 1 failure during a run (the traceback is in the run's log.txt);
+130/143 a run stopped by SIGINT/SIGTERM (after writing a checkpoint once the run has started;
+continue with ``fieldsolve run --resume DIR``). Every failure is one line on stderr; no
+traceback is printed unless ``--debug`` (``-v``) is given.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import traceback
 from pathlib import Path
@@ -28,7 +29,7 @@ def _add_set(p):
 
 
 def _cmd_run(args):
-    from .runner import run
+    from .runs import run
 
     if args.dry_run:
         if args.config is None:
@@ -36,15 +37,15 @@ def _cmd_run(args):
 
             raise ConfigError("--dry-run needs a config")
         return _cmd_validate(args)
-    config = args.config
+    config = Path(args.config) if args.config is not None else None
     out = args.out
     if args.resume is not None:
         out = args.resume or out
-        if out is None and config is not None and Path(config).is_dir():
+        if out is None and config is not None and config.is_dir():
             out, config = config, None
     res = run(config, out=out, overrides=args.overrides, overwrite=args.overwrite,
               resume=args.resume is not None, progress=False if args.no_progress else None,
-              stop_after=args.stop_after, echo=not args.quiet)
+              stop_after=args.stop_after, echo=not args.quiet, force=args.force)
     if args.quiet:  # otherwise the summary was already logged to stdout
         print(res.summary())
     if res.interrupted in EXIT_SIGNAL:
@@ -52,34 +53,21 @@ def _cmd_run(args):
     return EXIT_OK
 
 
-def _human(n):
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.1f} {unit}"
-        n /= 1024
-
-
 def _cmd_validate(args):
-    import os
-
     from .config import dump_config, load_config
-    from .runner import estimate_memory
+    from .inputs import preflight
+    from .resources import human_bytes as _h
 
-    cfg = load_config(args.config, args.overrides)
-    mem = estimate_memory(cfg)
+    cfg = load_config(Path(args.config), args.overrides)
+    _, mem, notes = preflight(cfg, args.out, force=args.force, strict=False)
     sys.stdout.write(dump_config(cfg))
+    limit = (f"limit {_h(mem['limit_bytes'])} ({mem['limit']})" if mem["limit_bytes"] is not None
+             else mem["limit"])
     print(f"# valid {cfg.kind} config; particles: {mem['particles']}; estimated memory: "
-          f"{_human(mem['total_bytes'])} (grids incl. FFT work {_human(mem['grid_bytes'])}, particles "
-          f"{_human(mem['particle_bytes'])}); per snapshot: {_human(mem['snapshot_bytes'])}")
-    if args.out:
-        out = Path(args.out)
-        parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
-        if out.exists() and any(out.iterdir()):
-            print(f"# note: --out {out} is not empty (run would need --overwrite or --resume)")
-        if not os.access(parent, os.W_OK):
-            from .config import ConfigError
-
-            raise ConfigError(f"--out {out}: {parent} is not writable")
+          f"{_h(mem['run_bytes'])} for the run (largest part: {mem['largest']}; {limit}); "
+          f"per snapshot: {_h(mem['snapshot_bytes'])}")
+    for note in notes:
+        print(f"# note: {note}")
     return EXIT_OK
 
 
@@ -87,8 +75,10 @@ def _describe_h5(path: Path) -> list:
     import h5py
     import numpy as np
 
+    from .files import open_h5
+
     lines = []
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         if "openPMD" in f.attrs:
             its = sorted(int(k) for k in f["data"].keys())
             lines.append(f"{path}: openPMD {f.attrs['openPMD'].decode()} ({f.attrs['iterationEncoding'].decode()}), "
@@ -129,45 +119,45 @@ def _describe_h5(path: Path) -> list:
     return lines
 
 
+def _describe_dir(path: Path) -> list:
+    from .config import ConfigError, load_config
+    from .files import read_timeseries
+
+    cfg = path / "config.resolved.yaml"
+    if not cfg.exists():
+        raise ConfigError(f"{path}: not a fieldsolve run directory (no config.resolved.yaml)")
+    c = load_config(cfg)
+    snaps = sorted((path / "diags" / "fields").glob("fs_*.h5"))
+    lines = [f"run directory {path}: kind {c.kind}, name {c.name}, grid {c.grid.shape}, {len(snaps)} snapshot(s)"]
+    latest = path / "checkpoints" / "latest"
+    if latest.exists():
+        lines.append(f"  latest checkpoint: {latest.read_text(errors='replace').strip()}")
+    ts = path / "timeseries.h5"
+    if ts.exists():
+        d = read_timeseries(ts)
+        e = d["total_energy"]
+        lines.append(f"  steps {int(d['step'][-1])}, t = {d['time'][-1]:.6g}, total energy {e[-1]:.8g}, "
+                     f"relative energy change {(e[-1] - e[0]) / abs(e[0]) if e[0] else float('nan'):.3e}")
+    if snaps:
+        lines += _describe_h5(snaps[-1])
+    return lines
+
+
 def describe(path) -> str:
+    """What ``fieldsolve info`` prints; ConfigError (one line) for anything it cannot read."""
     from .config import ConfigError
+    from .files import ReadError
 
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: no such file or directory")
-    lines = []
-    if path.is_dir():
-        cfg = path / "config.resolved.yaml"
-        if not cfg.exists():
-            raise ConfigError(f"{path}: not a fieldsolve run directory (no config.resolved.yaml)")
-        from .config import load_config
-
-        c = load_config(cfg)
-        snaps = sorted((path / "diags" / "fields").glob("fs_*.h5"))
-        lines.append(f"run directory {path}: kind {c.kind}, name {c.name}, grid {c.grid.shape}, "
-                     f"{len(snaps)} snapshot(s)")
-        latest = path / "checkpoints" / "latest"
-        if latest.exists():
-            lines.append(f"  latest checkpoint: {latest.read_text().strip()}")
-        ts = path / "timeseries.h5"
-        if ts.exists():
-            from .io import read_timeseries
-
-            d = read_timeseries(ts)
-            e = d["total_energy"]
-            lines.append(f"  steps {int(d['step'][-1])}, t = {d['time'][-1]:.6g}, total energy {e[-1]:.8g}, "
-                         f"relative energy change {(e[-1] - e[0]) / abs(e[0]) if e[0] else float('nan'):.3e}")
-        if snaps:
-            lines += _describe_h5(snaps[-1])
-        return "\n".join(lines)
-    import h5py
-
     try:
-        return "\n".join(_describe_h5(path))
-    except (OSError, KeyError) as exc:
-        if not h5py.is_hdf5(path):
-            raise ConfigError(f"{path}: not an HDF5 file") from None
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
+        return "\n".join(_describe_dir(path) if path.is_dir() else _describe_h5(path))
+    except (ConfigError, ReadError):
+        raise
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise ConfigError(f"{path}: not laid out as a fieldsolve run directory or file "
+                          f"({type(exc).__name__}: {exc})") from None
 
 
 def _cmd_info(args):
@@ -190,8 +180,15 @@ def _cmd_plot(args):
         raise ConfigError(f"{path}: no such file or directory")
     try:
         paths = make_plots(path, args.out, only=args.only or None)
-    except ValueError as exc:
+    except ValueError as exc:  # not HDF5, unknown plot, a damaged file (io.ReadError)
         raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        if args.out and exc.filename is not None and str(args.out) in str(exc.filename):
+            raise ConfigError(f"--out {args.out}: cannot write the plots ({exc.strerror or exc})") from None
+        raise ConfigError(f"{path}: cannot read ({exc}); truncated or damaged?") from None
+    except KeyError as exc:
+        raise ConfigError(f"{path}: not a fieldsolve run directory, snapshot or time series this command "
+                          f"can plot ({exc})") from None
     if not paths:
         raise ConfigError(f"{path}: nothing to plot (need a run directory, a snapshot or timeseries.h5)")
     for p in paths:
@@ -204,24 +201,27 @@ def _cmd_schema(args):
 
     text = config_reference_markdown() if args.markdown else json.dumps(config_schema(), indent=1)
     if args.out:
-        from .io import atomic_write_text
+        from .config import ConfigError
+        from .files import WriteError, atomic_write_text
 
-        atomic_write_text(args.out, text + "\n")
+        try:
+            atomic_write_text(args.out, text + "\n")
+        except WriteError as exc:
+            raise ConfigError(f"--out {args.out}: {exc}") from None
         print(args.out)
     else:
         print(text)
     return EXIT_OK
 
 
-def _cmd_demo(args):
-    from .demo import run_demo
-
-    run_demo(args.out, n_particles=args.particles, n_mesh=args.mesh, seed=args.seed)
-    return EXIT_OK
+def _add_debug(p, default):
+    p.add_argument("-v", "--debug", action="store_true", default=default,
+                   help="on failure also print the traceback (it is always in a run's log.txt)")
 
 
 def build_parser():
     parser = _Parser(prog="fieldsolve", description="Config-driven particle-mesh, PIC, Poisson and LES runs.")
+    _add_debug(parser, False)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("run", help="run a config (YAML) into a run directory")
@@ -230,21 +230,31 @@ def build_parser():
     _add_set(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--resume", nargs="?", const="", metavar="DIR",
-                   help="continue the run in DIR from its latest checkpoint")
+                   help="continue the run in DIR from its latest checkpoint; with a later time.t_end or "
+                   "more time.steps, extend a finished run (bitwise as if run straight)")
     p.add_argument("--stop-after", type=int, metavar="N", help="stop with a checkpoint after N steps")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
     p.add_argument("--dry-run", action="store_true", help="only validate (same as `fieldsolve validate`)")
+    p.add_argument("--force", action="store_true",
+                   help="run even if the estimated peak memory exceeds the memory available "
+                   "(or resources.max_memory)")
     p.add_argument("-q", "--quiet", action="store_true", help="log to log.txt only")
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("validate", help="check a config; print it resolved, with a memory estimate")
+    p = sub.add_parser("validate", help="check a config and its input files; print it resolved, with a "
+                       "memory estimate")
     p.add_argument("config", help="YAML config to check")
     _add_set(p)
-    p.add_argument("--out", help="also check that this run directory is writable")
+    p.add_argument("--out", help="also check that a run could be written to this directory")
+    p.add_argument("--force", action="store_true",
+                   help="do not refuse a config whose estimated peak memory exceeds the memory available")
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("info", help="summarise a run directory or an output file")
     p.add_argument("path", help="run directory, snapshot fs_*.h5, checkpoint chk_*.h5 or timeseries.h5")
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("plot", help="write PNG plots of a run directory or snapshot",
@@ -255,41 +265,99 @@ def build_parser():
     p.add_argument("--only", action="append", metavar="NAME",
                    help="only this plot (repeatable; names from --list)")
     p.add_argument("--list", action="store_true", help="list the plots with one line each and exit")
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("schema", help="print the JSON schema of run configs")
     p.add_argument("--out", help="write it to this file instead")
     p.add_argument("--markdown", action="store_true", help="the config reference as Markdown tables")
+    _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_schema)
 
-    p = sub.add_parser("demo", help="library demo, no config: P(k) of particles displaced by one plane wave",
-                       description="Uniform random particles displaced by one plane wave, TSC-deposited with "
-                                   "interlacing; writes the shot-noise-subtracted power spectrum (PNG and table) "
-                                   "with the perturbed mode marked.")
-    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
-    p.add_argument("--particles", type=int, default=400_000, help="number of particles (default 400000)")
-    p.add_argument("--mesh", type=int, default=64, help="cells per axis of the cubic grid (default 64)")
-    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.set_defaults(func=_cmd_demo)
     return parser
 
 
-def main(argv=None) -> int:
-    from .config import ConfigError
+def _failure(exc) -> str:
+    from .runs import RunError, _describe
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    text = f"fieldsolve: failed: {_describe(exc)}"
+    log = getattr(exc, "log", None) if isinstance(exc, RunError) else None
+    return text + (f" (details in {log})" if log else " (run with --debug for the traceback)")
+
+
+def _redeliver_interrupt(unraisable):
+    """Ctrl-C that landed in a callback from C (llvmlite loading numba's cache) is only printed
+    there as 'Exception ignored'; raise it again in the main thread, once the callback has
+    returned (from another thread: raised here, it would be swallowed again)."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        import _thread
+        import threading
+
+        threading.Timer(0.01, _thread.interrupt_main).start()
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
+def _interrupt_message(exc) -> str:
+    run_dir = getattr(exc, "run_dir", None)
+    if run_dir is None:
+        return "fieldsolve: interrupted"
+    if getattr(exc, "resumable", False):
+        return f"fieldsolve: interrupted; continue from the last checkpoint with --resume {run_dir}"
+    return f"fieldsolve: interrupted before the first checkpoint; start {run_dir} again with --overwrite"
+
+
+def _interrupted(exc) -> bool:
+    """Ctrl-C that Python wrapped in another error (e.g. while a class body ran during an import)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def main(argv=None) -> int:
+    """The command line; returns the exit status (see the module docstring)."""
+    import signal
+
+    debug, token = False, None
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_interrupt
     try:
-        if getattr(args, "stop_after", None) is not None and args.stop_after < 1:
-            raise ConfigError(f"--stop-after {args.stop_after}: must be >= 1")
-        return args.func(args)
-    except ConfigError as exc:
-        print(f"fieldsolve: error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    except KeyboardInterrupt:
-        print("fieldsolve: interrupted", file=sys.stderr)
+        if hasattr(signal, "SIGXFSZ"):  # a write past ulimit -f fails (exit 1) instead of killing us
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        from .config import COMMAND_LINE, ConfigError
+        from .files import ReadError
+
+        token = COMMAND_LINE.set(True)
+
+        args = build_parser().parse_args(argv)
+        debug = args.debug
+        try:
+            if getattr(args, "stop_after", None) is not None and args.stop_after < 1:
+                raise ConfigError(f"--stop-after {args.stop_after}: must be >= 1")
+            return args.func(args)
+        except (ConfigError, ReadError) as exc:  # bad input: config, input files
+            if debug:
+                traceback.print_exc()
+            print(f"fieldsolve: error: {exc}", file=sys.stderr)
+            return EXIT_INVALID
+        except Exception as exc:  # noqa: BLE001 - one line for users, the traceback in the log
+            if _interrupted(exc):
+                raise KeyboardInterrupt from exc
+            if debug:
+                traceback.print_exc()
+            print(_failure(exc), file=sys.stderr)
+            return EXIT_FAIL
+    except KeyboardInterrupt as exc:
+        if debug:
+            traceback.print_exc()
+        print(_interrupt_message(exc), file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line for users, traceback in the log
-        logging.getLogger("fieldsolve.run").error("failure: %s\n%s", exc, traceback.format_exc())
-        print(f"fieldsolve: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+    finally:
+        sys.unraisablehook = previous_hook
+        if token is not None:
+            from .config import COMMAND_LINE
+
+            COMMAND_LINE.reset(token)

@@ -285,7 +285,7 @@ def multiply_real(X, r):
     temporary NumPy makes of ``r``. Returns ``X``."""
     if (X.shape == r.shape and X.flags.c_contiguous and r.flags.c_contiguous
             and _REAL.get(r.dtype) == X.dtype):
-        from ._spectral_kernels import mul_real
+        from ._fft_jit import mul_real
 
         mul_real(X.view(r.dtype).reshape(-1, 2), r.reshape(-1))
     else:

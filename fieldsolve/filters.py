@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
+from ._compat import api
 
 from . import fft
 from .grid import Grid, signed_modes
@@ -221,7 +222,8 @@ def _kernel_filter(grid, kernel):
     return Filter(grid, "kernel", tuple(eff), tuple(eff), t, {"_positive": bool(np.all(g >= 0))})
 
 
-def filter_field(field, grid, kind="gaussian", width=None, **options):
+@api(grid_first=True)
+def filter_field(grid, field, kind="gaussian", width=None, **options):
     """Filter a periodic field: ``fbar = IFFT(G^ FFT(f))``.
 
     ``field``: ``grid.shape`` or components first ``(C, *grid.shape)``. ``kind``/``width``/

@@ -73,7 +73,7 @@ def plummer_sphere(rng, n, *, total_mass=1.0, scale_radius=1.0, G=1.0, r_max=10.
 
 
 def uniform_sphere(rng, n, *, total_mass=1.0, radius=1.0, G=1.0, virial_ratio=0.0, center=(0, 0, 0)):
-    """Uniform-density sphere; isotropic Gaussian velocities with 2K/|W| = virial_ratio
+    """Uniform-density sphere; isotropic Gaussian velocities with ``2K/|W| = virial_ratio``
     (``W = -3 G M^2 / (5 R)``); 0 gives the cold collapse (free-fall time
     ``t_ff = (pi/2) sqrt(R^3 / (2 G M))``)."""
     r = radius * rng.uniform(0.0, 1.0, n) ** (1.0 / 3.0)
@@ -109,7 +109,7 @@ def particles_from_hdf5(path, ndim, species=None, iteration=None):
     ``position`` (N, ndim), ``velocity`` (N, ndim) and ``mass`` ((N,) or scalar)."""
     import h5py
 
-    from .io import read_particles
+    from .openpmd import read_particles
 
     with h5py.File(path, "r") as f:
         openpmd = "openPMD" in f.attrs

@@ -1,6 +1,6 @@
 """A-priori LES analysis of a periodic velocity field in one call.
 
-``apriori(u, grid, filter=..., test_filter=...)`` filters a (DNS) velocity with the grid filter
+``apriori(grid, u, filter=..., test_filter=...)`` filters a (DNS) velocity with the grid filter
 and returns the filtered velocity, the exact residual stress ``tau_ij``, the filtered strain rate,
 the SGS dissipation ``Pi = -tau_ij S_ij``, the SGS energy, the dynamic Smagorinsky coefficient
 for the test filter (if one is given) and the energy spectra of ``u`` and ``ubar``.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
+from ._compat import api
 
 from .sgs import (DynamicSmagorinsky, _stress, _strain_packed, _symmetric, _velocity, as_filter,
                   dynamic_smagorinsky, sgs_dissipation, sgs_energy)
@@ -54,7 +55,8 @@ class AprioriResult:
         return out
 
 
-def apriori(u, grid, filter=None, test_filter=None, *, alpha=None, clip=True,
+@api(grid_first=True)
+def apriori(grid, u, filter=None, test_filter=None, *, alpha=None, clip=True,
             spectra=True) -> AprioriResult:
     """A-priori test of a velocity field ``u`` ``(ndim, *grid.shape)``.
 
@@ -77,10 +79,10 @@ def apriori(u, grid, filter=None, test_filter=None, *, alpha=None, clip=True,
     if test_filter is not None:
         tfilt = as_filter(grid, test_filter)
         tmeta = tfilt.metadata()
-        dyn = dynamic_smagorinsky(ubar, grid, tfilt, gfilt, alpha=alpha, clip=clip)
+        dyn = dynamic_smagorinsky(grid, ubar, tfilt, gfilt, alpha=alpha, clip=clip)
     if spectra:
-        k, E = energy_spectrum(u, grid)
-        _, Ef = energy_spectrum(ubar, grid)
+        k, E = energy_spectrum(grid, u)
+        _, Ef = energy_spectrum(grid, ubar)
     else:
         k = E = Ef = np.empty(0)
     means = {"mean_dissipation": float(Pi.mean()), "mean_sgs_energy": float(kr.mean()),

@@ -18,7 +18,7 @@ and ``W`` the window transfer. Free and mixed grids: ``phi`` from the padded Gre
 solve (deconvolution divides the padded kernel spectrum by ``W^2`` of the padded grid),
 finite-difference gradient in real space.
 
-**Defaults** ``scheme="tsc"``, ``kernel="fd4"`` (periodic) / ``"zeta"`` (free),
+**Defaults** ``window="tsc"``, ``kernel="fd4"`` (periodic) / ``"zeta"`` (free),
 ``gradient="fd4"``, ``deconvolve=False``. Measured against an Ewald sum (periodic) and direct
 summation (isolated) for a point mass on ``32^3`` cells, every direction, the relative pair-force
 error is rms 0.2-0.4 % (max 1.2-2.4 %) at 4-12 cells and rms 4.5 % at 2-4 cells
@@ -42,15 +42,16 @@ import warnings
 import numpy as np
 
 from . import fft
+from ._compat import api
 from .assign import deposit, interpolate
 from .kernels import differencing_symbols, get_window, window_transfer
 from .grid import Grid
-from .poisson import PoissonSolver, gradient as _gradient
+from .poisson import PoissonSolver, _gradient
 
 __all__ = ["ParticleMesh", "accelerations", "mesh_accelerations", "DEFAULTS"]
 
 #: The default PM settings (``kernel=None`` means ``"fd4"`` on periodic, ``"zeta"`` on free grids).
-DEFAULTS = {"scheme": "tsc", "kernel": None, "gradient": "fd4", "deconvolve": False,
+DEFAULTS = {"window": "tsc", "kernel": None, "gradient": "fd4", "deconvolve": False,
             "interlace": False, "split": None}
 _GRADIENTS = ("spectral", "fd2", "fd4")
 _SPLIT_FREE_KERNELS = ("zeta", "chat2")
@@ -62,7 +63,8 @@ class ParticleMesh:
     Parameters
     ----------
     grid : Grid (periodic, free or mixed), cell-centred.
-    scheme : assignment window for paint and readout (``"ngp" | "cic" | "tsc" | "pcs"``).
+    window : assignment window for paint and readout (``"ngp" | "cic" | "tsc" | "pcs"``; the
+        older name ``scheme=`` works).
     kernel : Green's function name (:class:`fieldsolve.PoissonSolver`); default ``"fd4"`` on
         periodic grids, ``"zeta"`` on free or mixed ones. ``"optimal"`` builds the
         Hockney-Eastwood influence function for *this* window, gradient, interlacing and split.
@@ -79,14 +81,14 @@ class ParticleMesh:
     Raises ``ValueError`` with a one-line reason for any combination that cannot work.
     """
 
-    def __init__(self, grid, *, scheme=DEFAULTS["scheme"], kernel=DEFAULTS["kernel"],
+    @api(renamed={"scheme": "window"})
+    def __init__(self, grid, *, window=DEFAULTS["window"], kernel=DEFAULTS["kernel"],
                  gradient=DEFAULTS["gradient"], deconvolve=DEFAULTS["deconvolve"],
                  interlace=DEFAULTS["interlace"], split=DEFAULTS["split"], **kernel_options):
         if not isinstance(grid, Grid):
             raise ValueError(f"grid must be a fieldsolve.Grid, got {type(grid).__name__}")
         self.grid = grid
-        self.window = get_window(scheme)
-        self.scheme = self.window.name
+        self.window = get_window(window)
         if gradient not in _GRADIENTS:
             raise ValueError(f"gradient={gradient!r}; choose one of {_GRADIENTS}")
         periodic = grid.all_periodic
@@ -114,14 +116,14 @@ class ParticleMesh:
         kernel = kernel.lower()
         opts = dict(kernel_options)
         if kernel == "optimal":
-            taken = sorted({"window", "differencing", "interlace", "split"} & set(opts))
+            taken = sorted({"window", "gradient", "differencing", "interlace", "split"} & set(opts))
             if taken:
                 raise ValueError(f"kernel 'optimal' takes {', '.join(taken)} from this PM's "
-                                 "scheme/gradient/interlace/split settings; do not pass them again")
+                                 "window/gradient/interlace/split settings; do not pass them again")
             if self.deconvolve:
                 raise ValueError("kernel 'optimal' has the window deconvolution built in; "
                                  "use deconvolve=False")
-            opts.update(window=self.scheme, differencing=gradient, interlace=self.interlace)
+            opts.update(window=self.window.name, gradient=gradient, interlace=self.interlace)
         if split is not None:
             if not periodic and kernel not in _SPLIT_FREE_KERNELS:
                 raise ValueError(f"split on a free grid needs kernel {' or '.join(_SPLIT_FREE_KERNELS)}, "
@@ -142,7 +144,7 @@ class ParticleMesh:
         return self.solver.kernel
 
     def __repr__(self):
-        return (f"ParticleMesh({self.grid!r}, scheme={self.scheme!r}, kernel={self.kernel.name!r}, "
+        return (f"ParticleMesh({self.grid!r}, window={self.window.name!r}, kernel={self.kernel.name!r}, "
                 f"gradient={self.gradient!r}, deconvolve={self.deconvolve}, "
                 f"interlace={self.interlace}, split={self.split})")
 
@@ -150,13 +152,13 @@ class ParticleMesh:
     def paint(self, positions, weights=None, *, density=True):
         """Deposit ``weights`` (default 1) at ``positions`` with this PM's window, interlaced if
         set; a density (per cell volume) by default."""
-        return deposit(self.grid, positions, weights, self.scheme, density=density,
+        return deposit(self.grid, positions, weights, self.window, density=density,
                        interlace=self.interlace)
 
     def readout(self, field, positions):
         """Read a mesh field (``grid.shape`` or ``(C, *grid.shape)``) at ``positions``: the
         exact adjoint of :meth:`paint` (interlaced when the paint is)."""
-        return interpolate(self.grid, field, positions, self.scheme, interlace=self.interlace)
+        return interpolate(self.grid, field, positions, self.window, interlace=self.interlace)
 
     # -- mesh solve ---------------------------------------------------------------------------
     def _periodic_operators(self):
@@ -210,7 +212,7 @@ def accelerations(grid, positions, masses, *, G=1.0, targets=None, solver=None, 
     targets : (M, ndim) evaluation points (default: the particles themselves); particles of
         zero mass are convenient test particles.
     solver : a :class:`ParticleMesh` to reuse (its cached Green's function); then no settings.
-    **settings : :class:`ParticleMesh` settings -- ``scheme="tsc"``, ``kernel`` (``"fd4"``
+    **settings : :class:`ParticleMesh` settings -- ``window="tsc"``, ``kernel`` (``"fd4"``
         periodic / ``"zeta"`` free), ``gradient="fd4"``, ``deconvolve=False``,
         ``interlace=False``, ``split=None`` and kernel options. The defaults give pair forces
         within rms 0.4 % of Ewald / Newton at 4-12 cells (module doc).

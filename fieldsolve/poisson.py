@@ -34,6 +34,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import fft
+from ._compat import api
 from .kernels import (GRADIENTS, Kernel, PeriodicKernel, differencing_symbols, get_kernel,
                       pad_kernel, padded_transfer)
 from .kernels.differencing import fd_derivative
@@ -454,20 +455,24 @@ class PoissonSolver:
         return phi
 
     # -- derivatives ---------------------------------------------------------------------------
-    def gradient(self, phi, method=None):
+    @api(renamed={"method": "gradient"})
+    def gradient(self, phi, gradient=None):
         """``grad(phi)`` components-first, shape ``(ndim, *grid.shape)``.
 
-        ``method``: ``"spectral"`` (``i k``, periodic axes only, Nyquist mode zeroed so the
+        ``gradient`` (the derivative kernel; older name ``method=``): ``"spectral"`` (``i k``, periodic axes only, Nyquist mode zeroed so the
         result is real and odd-symmetric), ``"fd2"`` (central 2nd order) or ``"fd4"``
         (central 4th order ``(8 (f_{+1} - f_{-1}) - (f_{+2} - f_{-2})) / 12h``). On free axes
         the FD stencils become one-sided (same order) at the two ends. Default: ``"spectral"``
         on an all-periodic grid, ``"fd4"`` otherwise."""
-        return gradient(self.grid, phi, method)
+        return _gradient(self.grid, phi, gradient)
 
-    def field(self, f, method=None):
-        """``-grad(phi)`` for ``lap(phi) = f`` (the acceleration for ``f = 4 pi G rho``)."""
+    @api(renamed={"method": "gradient"})
+    def field(self, f, gradient=None):
+        """``-grad(phi)`` for ``lap(phi) = f`` (the acceleration for ``f = 4 pi G rho``); for the
+        force of particles use :class:`fieldsolve.pm.ParticleMesh`, which pairs the gradient with
+        the deposit window (its defaults are checked against an Ewald sum)."""
         g = self.grid
-        method = _default_method(g, method)
+        method = _default_method(g, gradient)
         if g.all_periodic and method == "spectral":
             f = _check_source(g, f, check_finite=False)
             X = fft.rfftn(f)
@@ -475,16 +480,16 @@ class PoissonSolver:
             self._check_mean(f, X)
             X *= self.spectrum(f.dtype)
             return -_spectral_gradient_hat(g, X, f.dtype)
-        return -gradient(g, self.solve(f), method)
+        return -_gradient(g, self.solve(f), method)
 
 
 def _default_method(grid, method):
     if method is None:
         return "spectral" if grid.all_periodic else "fd4"
     if method not in GRADIENTS:
-        raise ValueError(f"gradient method {method!r} unknown; choose one of {GRADIENTS}")
+        raise ValueError(f"gradient={method!r} unknown; choose one of {GRADIENTS}")
     if method == "spectral" and not grid.all_periodic:
-        raise ValueError("method='spectral' needs every axis periodic (a free-space potential "
+        raise ValueError("gradient='spectral' needs every axis periodic (a free-space potential "
                          "is not periodic); use 'fd2' or 'fd4'")
     return method
 
@@ -496,8 +501,13 @@ def _spectral_gradient_hat(grid, X, dtype):
     return out
 
 
-def gradient(grid, phi, method=None):
+@api(renamed={"method": "gradient"})
+def gradient(grid, phi, gradient=None):
     """``grad(phi)`` components-first ``(ndim, *shape)``; see :meth:`PoissonSolver.gradient`."""
+    return _gradient(grid, phi, gradient)
+
+
+def _gradient(grid, phi, method):
     if not isinstance(grid, Grid):
         raise ValueError(f"grid must be a fieldsolve.Grid, got {type(grid).__name__}")
     method = _default_method(grid, method)

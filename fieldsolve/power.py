@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fft
+from ._compat import api
 from .kernels.windows import get_window
 
 __all__ = ["PowerSpectrum", "power_spectrum", "rfft_mode_weights", "shell_average"]
@@ -30,7 +31,7 @@ _CHUNKS = 64  # fixed slabs of the binning pass (results independent of the thre
 
 @dataclass(frozen=True)
 class PowerSpectrum:
-    """Binned spectrum: ``k`` (mode-weighted mean |k| per bin), ``power``, ``modes`` (number of
+    """Binned spectrum: ``k`` (mode-weighted mean ``|k|`` per bin), ``power``, ``modes`` (number of
     Fourier modes, Hermitian twins included), ``kedges`` and the ``shot_noise`` subtracted."""
 
     k: np.ndarray
@@ -90,7 +91,8 @@ def _bin_index(grid, kedges):
     return lut[np.broadcast_to(q, grid.rfft_shape)]
 
 
-def shell_average(values, grid, kedges):
+@api(grid_first=True)
+def shell_average(grid, values, kedges):
     """Mode-weighted shell sums of ``values`` (rfft layout): returns ``(k_mean, sum, modes)``.
     Shells follow the module's binning rule."""
     kmag = np.sqrt(grid.k2(rfft=True)).ravel()
@@ -123,14 +125,14 @@ def _forward(f, grid):
     return fft.execute("r2c", real, X, tuple(range(grid.ndim)))
 
 
-def _axis_tables(grid, scheme, compensation, integer_ratios):
+def _axis_tables(grid, window, compensation, integer_ratios):
     """Per-axis tables of :func:`fieldsolve._power_jit.binned_power` (padded to 3 axes) and
     its window mode: 0 none, 1 divide by ``W^2`` (``"sinc"``), 2 by the alias sum."""
     nd = grid.ndim
     nmax = max(grid.rfft_shape)
     sq, nyq = np.zeros((3, nmax)), np.zeros((3, nmax))
     div, alias, alt, weight = (np.ones((3, nmax)) for _ in range(4))
-    w = None if scheme is None else get_window(scheme)
+    w = None if window is None else get_window(window)
     for a in range(nd):
         row, n, h = a + 3 - nd, grid.shape[a], grid.spacing[a]
         k = grid.wavenumbers(a, rfft=True)
@@ -148,7 +150,8 @@ def _axis_tables(grid, scheme, compensation, integer_ratios):
     return (sq, div, alias, alt, nyq, weight), mode
 
 
-def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
+@api(grid_first=True, renamed={"scheme": "window"})
+def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
                    compensation="sinc", shot_noise=None, overdensity=True):
     """Power spectrum ``P(k)`` of a periodic mesh field.
 
@@ -161,7 +164,7 @@ def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
         the module doc: ``e_b <= |k| < e_{b+1}``, decided on integers ``|k|^2 / k_F^2`` (edges
         within 1e-9 of a mode radius count as on it), so edges at exact multiples of ``k_F``
         never move modes between bins by rounding.
-    scheme : window used to deposit the field (``"cic"``...), to be compensated; ``None`` for none.
+    window : window used to deposit the field (``"cic"``...), to be compensated; ``None`` for none.
     interlaced : the field was deposited with ``interlace=True`` (odd aliases already removed).
     compensation : ``"sinc"`` divides by ``W(k)`` (right for interlaced fields);
         ``"aliased"`` divides by ``sqrt(sum_n W^2(k + 2 pi n/h))`` (Jing 2005; for shot-noise
@@ -205,7 +208,7 @@ def power_spectrum(field, grid, *, kedges=None, scheme=None, interlaced=False,
         scale /= mean * mean  # delta(k) = DFT(field)(k) / mean for k != 0, and 0 at k = 0
     rule = _integer_bins(grid, kedges)
     lut, kq, ints = rule if rule is not None else (np.empty(0, np.int64), np.empty(0), None)
-    tables, mode = _axis_tables(grid, scheme, compensation, ints)
+    tables, mode = _axis_tables(grid, window, compensation, ints)
     shot = 0.0 if shot_noise is None else float(shot_noise)
     X3 = X.view(np.float64).reshape((1,) * (3 - grid.ndim) + grid.rfft_shape + (2,))
     nb = kedges.size - 1

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from ._compat import api
 
 from . import fft
 from .filters import Filter, _check_grid, filter_width_ratio, make_filter
@@ -104,7 +105,8 @@ def _stress(u, filt, return_filtered=False, full=False):
     return (tau, ubar) if return_filtered else tau
 
 
-def sgs_stress(u, grid, kind="gaussian", width=None, *, return_filtered=False, **options):
+@api(grid_first=True)
+def sgs_stress(grid, u, kind="gaussian", width=None, *, return_filtered=False, **options):
     """Residual stress ``tau_ij = bar(u_i u_j) - ubar_i ubar_j`` of a velocity ``(ndim, *shape)``.
 
     ``kind`` is a filter kind (with ``width``/``options`` as in
@@ -138,7 +140,8 @@ def _strain_packed(u, grid, u_hat=None):
     return fft.irfftn(S, grid.shape, axes=axes, overwrite_input=True)
 
 
-def strain_rate(u, grid):
+@api(grid_first=True)
+def strain_rate(grid, u):
     """Strain-rate tensor ``S_ij = (d_j u_i + d_i u_j)/2`` (spectral derivatives, Nyquist mode of
     the odd derivative zeroed), shape ``(ndim, ndim, *shape)``."""
     u = _velocity(u, grid)
@@ -162,14 +165,16 @@ def sgs_dissipation(tau, S):
     return -np.einsum("ij...,ij...->...", np.asarray(tau), np.asarray(S))
 
 
-def leonard_stress(ubar, grid, test_filter, **kwargs):
+@api(grid_first=True)
+def leonard_stress(grid, ubar, test_filter, **kwargs):
     """Germano's resolved stress ``L_ij = hat(ubar_i ubar_j) - hat(ubar_i) hat(ubar_j)``."""
-    return sgs_stress(ubar, grid, as_filter(grid, test_filter, **kwargs))
+    return sgs_stress(grid, ubar, as_filter(grid, test_filter, **kwargs))
 
 
-def smagorinsky_stress(ubar, grid, cs, delta):
+@api(grid_first=True)
+def smagorinsky_stress(grid, ubar, cs, delta):
     """Smagorinsky model ``tau^r_ij = -2 (C_S Delta)^2 |S| S_ij`` (deviatoric)."""
-    S = strain_rate(ubar, grid)
+    S = strain_rate(grid, ubar)
     return -2.0 * (cs * delta) ** 2 * strain_magnitude(S) * S
 
 
@@ -189,7 +194,8 @@ class DynamicSmagorinsky:
     MM: float
 
 
-def dynamic_smagorinsky(ubar, grid, test_filter, grid_filter=None, *, alpha=None, delta=None,
+@api(grid_first=True)
+def dynamic_smagorinsky(grid, ubar, test_filter, grid_filter=None, *, alpha=None, delta=None,
                         clip=True) -> DynamicSmagorinsky:
     """Dynamic Smagorinsky coefficient (Germano et al. 1991 with Lilly's least squares), averaged
     over the whole (homogeneous) volume.

@@ -27,16 +27,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from ._compat import api
 
 from . import fft
 from .filters import _check_grid, _real_field
+from .grid import signed_modes
+from .kernels.differencing import differencing_symbols
 from .power import rfft_mode_weights, shell_average
 
 __all__ = ["mode_energy", "shell_spectrum", "energy_spectrum", "dealias_mask", "dealias",
            "pad_spectrum", "truncate_spectrum", "padded_product", "derivative"]
 
 
-def mode_energy(u, grid):
+@api(grid_first=True)
+def mode_energy(grid, u):
     """Energy ``1/2 sum_i |u_i,k|^2`` of every rfft-layout mode, Hermitian twins included
     (weight 1 or 2), ``u_k = DFT(u)/N``; ``u`` is ``grid.shape`` (a scalar) or ``(C, *shape)``.
     Its total equals ``1/2 <u.u>``."""
@@ -56,7 +60,8 @@ def _dk(grid):
     return min(grid.kfundamental)
 
 
-def shell_spectrum(values, grid, binning="shell_sum"):
+@api(grid_first=True)
+def shell_spectrum(grid, values, binning="shell_sum"):
     """Bin per-mode energies ``values`` (rfft layout, twins already weighted as returned by
     :func:`mode_energy`) into shells ``n dk``; returns ``(k_n, E_n)``. See the module docstring."""
     _check_grid(grid)
@@ -70,7 +75,7 @@ def shell_spectrum(values, grid, binning="shell_sum"):
     edges = (np.arange(nmax + 2) - 0.5) * dk
     # shell_average weights each value by its multiplicity, but ours are already weighted.
     w = rfft_mode_weights(grid)
-    _, sums, modes = shell_average(values / w, grid, edges)
+    _, sums, modes = shell_average(grid, values / w, edges)
     k = n * dk
     if binning == "shell_sum":
         return k, sums / dk
@@ -85,14 +90,15 @@ def shell_spectrum(values, grid, binning="shell_sum"):
     raise ValueError(f"binning={binning!r}; choose 'shell_sum' or 'shell_average'")
 
 
-def energy_spectrum(u, grid, binning="shell_sum"):
+@api(grid_first=True)
+def energy_spectrum(grid, u, binning="shell_sum"):
     """Kinetic-energy spectrum ``(k, E)`` of a periodic velocity field ``u`` of shape
     ``(C, *grid.shape)`` (or a scalar field, giving the spectrum of ``1/2 phi^2``).
 
     With ``binning="shell_sum"``, ``sum(E) * dk == 1/2 <u.u>`` exactly, ``dk = k[1] - k[0]``;
     the bins run through the corner modes beyond the smallest Nyquist wavenumber (slice
     ``k <= min(grid.nyquist)`` for the usual plot)."""
-    return shell_spectrum(mode_energy(u, grid), grid, binning)
+    return shell_spectrum(grid, mode_energy(grid, u), binning)
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,11 +107,11 @@ def energy_spectrum(u, grid, binning="shell_sum"):
 def _mode_numbers(grid):
     """Integer mode numbers per axis, broadcastable to the rfft layout."""
     out = []
-    for a, n in enumerate(grid.shape):
-        m = np.fft.rfftfreq(n, 1.0 / n) if a == grid.ndim - 1 else np.fft.fftfreq(n, 1.0 / n)
+    for a in range(grid.ndim):
+        m = grid.mode_numbers(a, rfft=True)
         view = [1] * grid.ndim
         view[a] = m.size
-        out.append(np.rint(m).astype(np.int64).reshape(view))
+        out.append(m.reshape(view))
     return out
 
 
@@ -121,7 +127,8 @@ def dealias_mask(grid, rule="2/3"):
     return keep
 
 
-def dealias(field_k, grid, rule="2/3"):
+@api(grid_first=True)
+def dealias(grid, field_k, rule="2/3"):
     """Copy of the rfft-layout spectrum ``field_k`` (``(..., *grid.rfft_shape)``) with the modes
     outside the 2/3-rule cube set to zero."""
     X = np.asarray(field_k)
@@ -132,11 +139,12 @@ def dealias(field_k, grid, rule="2/3"):
 
 def _axis_map(n_small, n_big):
     """Indices of the small grid's fftfreq modes in a big grid's fftfreq order."""
-    m = np.rint(np.fft.fftfreq(n_small, 1.0 / n_small)).astype(np.int64)
+    m = signed_modes(n_small)
     return np.where(m >= 0, m, m + n_big)
 
 
-def pad_spectrum(field_k, grid, shape):
+@api(grid_first=True)
+def pad_spectrum(grid, field_k, shape):
     """Zero-pad an rfft-layout spectrum of ``grid`` to a larger real ``shape`` (same box), keeping
     the normalisation of :func:`fieldsolve.fft.irfftn` (values scale by ``prod(shape)/N``) so the
     padded field interpolates the original. An even-``n`` Nyquist mode is split evenly between
@@ -174,7 +182,8 @@ def pad_spectrum(field_k, grid, shape):
     return Y
 
 
-def truncate_spectrum(field_k, grid, shape):
+@api(grid_first=True)
+def truncate_spectrum(grid, field_k, shape):
     """Inverse of :func:`pad_spectrum`: keep the modes ``|m_a| < n_a/2`` of a spectrum of real
     ``shape`` on ``grid`` (rescaled by ``N/prod(shape)``); the Nyquist modes of ``grid`` are set
     to zero (a product's Nyquist content has no sign and is usually dropped)."""
@@ -193,7 +202,8 @@ def truncate_spectrum(field_k, grid, shape):
     return X
 
 
-def padded_product(a_k, b_k, grid, factor=1.5):
+@api(grid_first=True)
+def padded_product(grid, a_k, b_k, factor=1.5):
     """Dealiased spectrum of the product ``a b`` by zero padding to ``ceil(factor n)`` points per
     axis (``factor >= 3/2`` makes the retained modes alias-free). Inputs and output are rfft
     layout spectra on ``grid`` (``fieldsolve.fft`` normalisation); output Nyquist modes are zero."""
@@ -203,12 +213,13 @@ def padded_product(a_k, b_k, grid, factor=1.5):
     d = grid.ndim
     A = np.asarray(a_k)
     axes = tuple(range(A.ndim - d, A.ndim))
-    a = fft.irfftn(pad_spectrum(A, grid, shape), shape, axes=axes, overwrite_input=True)
-    b = fft.irfftn(pad_spectrum(b_k, grid, shape), shape, axes=axes, overwrite_input=True)
-    return truncate_spectrum(fft.rfftn(a * b, axes=axes), grid, shape)
+    a = fft.irfftn(pad_spectrum(grid, A, shape), shape, axes=axes, overwrite_input=True)
+    b = fft.irfftn(pad_spectrum(grid, b_k, shape), shape, axes=axes, overwrite_input=True)
+    return truncate_spectrum(grid, fft.rfftn(a * b, axes=axes), shape)
 
 
-def derivative(field, grid, axis, order=1):
+@api(grid_first=True)
+def derivative(grid, field, axis, order=1):
     """Spectral derivative ``d^order f / dx_axis^order`` of a periodic field (``grid.shape`` or
     ``(C, *shape)``). For odd orders the Nyquist mode of an even axis is zeroed (it has no sign)."""
     _check_grid(grid)
@@ -221,8 +232,6 @@ def derivative(field, grid, axis, order=1):
 
 
 def _ik(grid, axis, order=1):
-    k = grid.kvectors(rfft=True)[axis].copy()
-    n = grid.shape[axis]
-    if order % 2 == 1 and n % 2 == 0:
-        k[(0,) * axis + (n // 2,) + (0,) * (grid.ndim - axis - 1)] = 0.0
+    # an odd derivative has no sign on the Nyquist plane: the spectral gradient kernel zeroes it
+    k = differencing_symbols(grid, "spectral")[axis] if order % 2 else grid.kvectors(rfft=True)[axis]
     return (1j * k) ** order

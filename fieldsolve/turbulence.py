@@ -161,13 +161,7 @@ def synthetic_turbulence(grid, spectrum="passot_pouquet", k_peak=None, u_rms=1.0
     for a, k in enumerate(kv):
         U[a] -= k * div  # Leray projection
     del div
-    keep = k2 > 0
-    for a, n in enumerate(grid.shape):
-        if n % 2 == 0:
-            m = np.fft.rfftfreq(n, 1.0 / n) if a == d - 1 else np.fft.fftfreq(n, 1.0 / n)
-            view = [1] * d
-            view[a] = m.size
-            keep = keep & (np.abs(m) != n // 2).reshape(view)
+    keep = (k2 > 0) & ~grid.nyquist_mask()
     U *= keep
 
     w = rfft_mode_weights(grid)

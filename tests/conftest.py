@@ -36,7 +36,7 @@ EXAMPLE_OVERRIDES = {
 @pytest.fixture(scope="session")
 def example_runs(tmp_path_factory):
     """``{config name: RunResult}`` of every example config (small), without plots."""
-    from fieldsolve.runner import run
+    from fieldsolve.runs import run
 
     base = tmp_path_factory.mktemp("examples")
     return {name: run(os.path.join(CONFIGS, f"{name}.yaml"), out=base / name, echo=False,

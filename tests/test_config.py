@@ -48,9 +48,9 @@ def test_exponent_float_accepted_everywhere():
 
 
 def test_overrides_are_yaml_scalars():
-    cfg = load_config(PIC, ["time.dt=2e-2", "species.0.v_th=[0.5]", "seed=7", "solver.scheme=tsc"])
+    cfg = load_config(PIC, ["time.dt=2e-2", "species.0.v_th=[0.5]", "seed=7", "solver.window=tsc"])
     assert cfg.time.dt == 0.02 and cfg.species[0].v_th == [0.5] and cfg.seed == 7
-    assert cfg.solver.scheme == "tsc"
+    assert cfg.solver.window == "tsc"
 
 
 def test_defaults_are_resolved_and_frozen():
@@ -76,7 +76,7 @@ BAD = [
     (("grid.periodic=false",), ["grid.periodic", "kind=pic needs true"]),
     (("solver.kernel=hockney",), ["solver.kernel = 'hockney'", "unknown", "spectral"]),
     (("solver.kernel=zeta",), ["solver.kernel", "zeta", "allowed here", "spectral"]),
-    (("solver.scheme=quadratic",), ["solver.scheme", "quadratic", "'ngp', 'cic', 'tsc' or 'pcs'"]),
+    (("solver.window=quadratic",), ["solver.window", "quadratic", "'ngp', 'cic', 'tsc' or 'pcs'"]),
     (("solver.gradient=fd8",), ["solver.gradient", "fd8", "'spectral', 'fd2' or 'fd4'"]),
     (("seed=017",), ["seed", "017", "leading zero", "octal"]),
     (("seed=-1",), ["seed", "-1", "greater than or equal to 0"]),

@@ -39,7 +39,7 @@ def test_mass_conservation(scheme, dim, periodic, rng):
     m = rng.random(n)
     rho = deposit(grid, x, m, scheme)
     assert abs(rho.sum() * grid.cell_volume - m.sum()) < 1e-12 * m.sum()
-    counts = deposit(grid, x[:100], scheme=scheme, density=False)
+    counts = deposit(grid, x[:100], window=scheme, density=False)
     assert abs(counts.sum() - 100) < 1e-12 * 100
 
 
@@ -48,7 +48,7 @@ def test_mass_conservation(scheme, dim, periodic, rng):
 def test_partition_of_unity_per_particle(scheme, dim, rng):
     grid = GRIDS[dim]
     for x in rng.random((20, grid.ndim)) * np.array(grid.box) + np.array(grid.origin):
-        d = deposit(grid, x[None], scheme=scheme, density=False)
+        d = deposit(grid, x[None], window=scheme, density=False)
         assert abs(d.sum() - 1.0) < 1e-14
         assert (d >= 0).all() and np.count_nonzero(d) <= get_order(scheme) ** grid.ndim
 
@@ -112,16 +112,16 @@ def test_linear_field_read_exactly_in_interior(scheme, rng):
 ])
 def test_textbook_weights(scheme, at_centre, at_face):
     grid = Grid(16, 16.0)  # h = 1; cell 8 spans [8, 9), centre 8.5
-    d = deposit(grid, np.array([[8.5]]), scheme=scheme, density=False)
+    d = deposit(grid, np.array([[8.5]]), window=scheme, density=False)
     half = len(at_centre) // 2
     np.testing.assert_allclose(d[8 - half: 8 - half + len(at_centre)], at_centre, atol=1e-15)
     assert abs(d.sum() - 1) < 1e-15
-    d = deposit(grid, np.array([[9.0]]), scheme=scheme, density=False)  # face between cells 8, 9
+    d = deposit(grid, np.array([[9.0]]), window=scheme, density=False)  # face between cells 8, 9
     lo = 9 - len(at_face) // 2
     np.testing.assert_allclose(d[lo: lo + len(at_face)], at_face, atol=1e-15)
     # 3-D: the weights are the outer product of the 1-D ones
     g3 = Grid((16, 16, 16), 16.0)
-    d3 = deposit(g3, np.array([[8.5, 8.5, 9.0]]), scheme=scheme, density=False)
+    d3 = deposit(g3, np.array([[8.5, 8.5, 9.0]]), window=scheme, density=False)
     c, f = np.array(at_centre), np.array(at_face)
     block = d3[8 - half: 8 - half + len(c), 8 - half: 8 - half + len(c), lo: lo + len(f)]
     np.testing.assert_allclose(block, np.einsum("i,j,k->ijk", c, c, f), atol=1e-15)
@@ -129,7 +129,7 @@ def test_textbook_weights(scheme, at_centre, at_face):
 
 def test_periodic_wrap_and_density_units():
     grid = Grid((4, 4), (2.0, 2.0))  # h = 0.5, cell volume 0.25
-    d = deposit(grid, np.array([[0.1, 0.25], [2.1, -1.75]]), scheme="cic")
+    d = deposit(grid, np.array([[0.1, 0.25], [2.1, -1.75]]), window="cic")
     # both particles are the same point modulo the box; x=0.1 sits 0.15 below cell 0's centre
     assert abs(d.sum() * 0.25 - 2.0) < 1e-14
     np.testing.assert_allclose(d[3, 0], 2 * 0.3 / 0.25)
@@ -144,12 +144,80 @@ def test_positions_many_periods_away_wrap(scheme, rng):
     grid = Grid((16, 12, 8), (1.0, 1.5, 2.0))
     x = rng.random((30_000, 3)) * np.array(grid.box)
     shift = rng.integers(-5, 6, size=x.shape) * np.array(grid.box)  # up to 5 periods either way
-    ref, far = deposit(grid, x, scheme=scheme), deposit(grid, x + shift, scheme=scheme)
+    ref, far = deposit(grid, x, window=scheme), deposit(grid, x + shift, window=scheme)
     np.testing.assert_allclose(far, ref, rtol=0, atol=1e-9 * np.abs(ref).max())
     field = rng.standard_normal(grid.shape)
     np.testing.assert_allclose(interpolate(grid, field, x + shift, scheme),
                                interpolate(grid, field, x, scheme), atol=1e-9)
 
+
+
+def _exact_image(x, o, L):
+    """Reference image of x in [o, o + L) in exact rational arithmetic, rounded once."""
+    from fractions import Fraction
+
+    return float(Fraction(o) + (Fraction(x) - Fraction(o)) % Fraction(L))
+
+
+# the issue's cases: 1e18 put +-6e18 into 8 cells, 3e9 + 0.25 lost its mass, 1e300 gave NaN
+FAR = [3e9 + 0.25, 2.0**62 + 0.5 * 2**10, 1e18, -1e18, 1e300, -1e300, np.finfo(float).max]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("x_far", FAR, ids=[f"{v:.3g}" for v in FAR])
+def test_far_positions_deposit_exactly_at_their_image(scheme, x_far):
+    """Any finite position on a periodic axis deposits (and reads out) exactly as its image in
+    the box does, found by an exact modulo; unit weight, all of it in the grid."""
+    grid = Grid((16, 16, 16), 1.0)
+    image = _exact_image(x_far, 0.0, 1.0)
+    got = deposit(grid, [[x_far, 0.5, 0.25]], window=scheme, density=False)
+    ref = deposit(grid, [[image, 0.5, 0.25]], window=scheme, density=False)
+    assert np.array_equal(got, ref) and got.sum() == pytest.approx(1.0, abs=1e-14)
+    assert got.min() >= 0.0 and np.isfinite(got).all()
+    field = np.arange(grid.size, dtype=float).reshape(grid.shape)
+    assert interpolate(grid, field, [[x_far, 0.5, 0.25]], scheme)[0] == \
+        interpolate(grid, field, [[image, 0.5, 0.25]], scheme)[0]
+
+
+def test_far_positions_any_box_origin_and_path(rng):
+    """A non-dyadic box and origin, many particles (slab-sorted deposit and readout), a mix of
+    far and ordinary particles: the ordinary ones are untouched, the far ones land on their
+    exact image, the total weight is kept."""
+    grid = Grid((12, 10, 8), (0.7, 1.3, 2.1), origin=(-0.3, 5.0, 1e3))
+    n = 40_000
+    x = np.array(grid.origin) + rng.random((n, 3)) * np.array(grid.box)
+    far = rng.random(n) < 0.01
+    xf = x.copy()
+    xf[far, 0] += rng.choice([-1, 1], far.sum()) * 10.0 ** rng.uniform(10, 300, far.sum())
+    xf[far, 2] = 1e200
+    images = xf.copy()
+    for a in (0, 2):
+        images[far, a] = [_exact_image(v, grid.origin[a], grid.box[a]) for v in xf[far, a]]
+    for scheme in ("cic", "tsc"):
+        got = deposit(grid, xf, window=scheme, density=False)
+        ref = deposit(grid, images, window=scheme, density=False)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
+        assert got.sum() == pytest.approx(n, rel=1e-13)
+        field = rng.standard_normal(grid.shape)
+        np.testing.assert_allclose(interpolate(grid, field, xf, scheme), interpolate(grid, field, images, scheme),
+                                   atol=1e-8)
+    assert np.array_equal(fs.sort_particles(grid, xf), fs.sort_particles(grid, images))
+
+
+def test_all_particles_at_1e300_give_a_finite_grid():
+    grid = Grid((16, 16, 16), 1.0)
+    rho = deposit(grid, np.full((50_000, 3), 1e300), density=False)
+    assert np.isfinite(rho).all() and rho.sum() == 50_000 and rho.min() >= 0
+
+
+def test_far_periodic_coordinate_with_a_bounded_axis_outside_is_still_an_error():
+    grid = Grid((16, 16), 1.0, periodic=(True, False))
+    assert deposit(grid, [[1e18, 0.5]], density=False).sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="leave the bounded grid on axis 1"):
+        deposit(grid, [[1e18, 3.0]])
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            deposit(grid, [[bad, 0.5]])
 
 def test_interlacing_cancels_the_odd_alias():
     """A signal at k' = 2 pi/h - k_3 aliases onto mode 3 of the mesh; interlacing removes it."""
@@ -175,9 +243,9 @@ def test_interlaced_shot_noise_is_closer_to_white(rng):
     grid = Grid((32, 32, 32), 1.0)
     x = rng.random((200_000, 3))
     shot = grid.volume / x.shape[0]
-    plain = fs.power_spectrum(deposit(grid, x, scheme="cic"), grid, scheme="cic")
-    inter = fs.power_spectrum(deposit(grid, x, scheme="cic", interlace=True), grid,
-                              scheme="cic", interlaced=True)
+    plain = fs.power_spectrum(grid, deposit(grid, x, window="cic"), window="cic")
+    inter = fs.power_spectrum(grid, deposit(grid, x, window="cic", interlace=True),
+                              window="cic", interlaced=True)
     hi = plain.k > 0.6 * min(grid.nyquist)
     err_plain = np.abs(plain.power[hi] / shot - 1).mean()
     err_inter = np.abs(inter.power[hi] / shot - 1).mean()
@@ -188,13 +256,13 @@ def test_interlaced_shot_noise_is_closer_to_white(rng):
 def test_float32_inputs_and_output(scheme, rng):
     grid = Grid((16, 16, 16), 1.0)
     x = rng.random((40_000, 3))
-    d64 = deposit(grid, x, scheme=scheme)
-    d32in = deposit(grid, x.astype(np.float32), scheme=scheme)
+    d64 = deposit(grid, x, window=scheme)
+    d32in = deposit(grid, x.astype(np.float32), window=scheme)
     assert d32in.dtype == np.float64
     # float32 positions carry ~6e-8 relative position error -> ~1e-6 relative density change
     np.testing.assert_allclose(d32in, d64, rtol=2e-5, atol=2e-5 * d64.max())
     assert abs(d32in.sum() * grid.cell_volume - 40_000) < 1e-12 * 40_000  # float64 accumulation
-    d32out = deposit(grid, x, scheme=scheme, dtype=np.float32)
+    d32out = deposit(grid, x, window=scheme, dtype=np.float32)
     assert d32out.dtype == np.float32
     np.testing.assert_allclose(d32out, d64, rtol=1e-6)
     F = rng.standard_normal(grid.shape).astype(np.float32)
@@ -236,7 +304,7 @@ def test_slab_path_matches_serial_path(rng):
     """The slab-parallel path (N above threshold) agrees with a plain numpy oracle."""
     grid = Grid((20, 6), (2.0, 0.6))
     x = rng.random((50_000, 2)) * np.array(grid.box)
-    d = deposit(grid, x, scheme="cic", density=False)
+    d = deposit(grid, x, window="cic", density=False)
     # numpy oracle: bincount of CIC weights
     u = x / np.array(grid.spacing) - 0.5
     i0 = np.floor(u).astype(int)
@@ -300,7 +368,7 @@ def test_bad_inputs_give_clear_errors(rng):
     with pytest.raises(ValueError, match="10 particles"):
         deposit(grid, x, np.ones(7))
     with pytest.raises(ValueError, match="window"):
-        deposit(grid, x, scheme="quintic")
+        deposit(grid, x, window="quintic")
     with pytest.raises(ValueError, match="outside"):
         deposit(grid, x, outside="clip")
     with pytest.raises(ValueError, match="field has shape"):
@@ -319,8 +387,8 @@ def test_out_of_box_on_bounded_axis_reports_count_and_axis():
     grid = Grid((8, 8), 1.0, periodic=(True, False))
     x = np.array([[0.5, 0.5], [0.5, 0.98], [0.5, 1.5], [-4.0, 0.5]])
     with pytest.raises(ValueError, match=r"axis 1: 2 \(first index 1"):
-        deposit(grid, x, scheme="cic")
-    d = deposit(grid, x, scheme="cic", density=False, outside="drop")
+        deposit(grid, x, window="cic")
+    d = deposit(grid, x, window="cic", density=False, outside="drop")
     assert 2.5 < d.sum() < 3.0  # particle 2 fully dropped, particle 1 partly
     with pytest.raises(ValueError, match="interlace"):
         deposit(grid, x[:1], interlace=True)

@@ -21,7 +21,7 @@ from fieldsolve.cli import build_parser
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-FENCE = re.compile(r"^```(\w*)\s*$")
+FENCE = re.compile(r"^```(\w*|\{[\w-]+\})\s*$")  # ```python, ```{toctree} (MyST)
 
 
 def _blocks():
@@ -81,7 +81,7 @@ def test_number_matching_rule():
 @pytest.fixture(scope="module")
 def snippet_dir(tmp_path_factory):
     """A working directory with configs/ and a small runs/default (snapshots 0, 25, ..., 100)."""
-    from fieldsolve.runner import run
+    from fieldsolve.runs import run
 
     d = tmp_path_factory.mktemp("snippets")
     (d / "configs").symlink_to(ROOT / "configs")

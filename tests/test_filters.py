@@ -108,7 +108,7 @@ def test_stencil_filter_equals_physical_space_convolution(kind, rng):
     for axis, w in enumerate(filt.options["weights"]):
         M = len(w) // 2
         out = sum(wm * np.roll(out, m, axis=axis) for wm, m in zip(w, range(-M, M + 1)))
-    np.testing.assert_allclose(filter_field(u, g, filt), out, rtol=0, atol=1e-14 * np.abs(u).max() * 10)
+    np.testing.assert_allclose(filter_field(g, u, filt), out, rtol=0, atol=1e-14 * np.abs(u).max() * 10)
 
 
 def _circular_centroid(f, axis):
@@ -129,7 +129,7 @@ def test_delta_response_is_centred_even_and_odd(shape, kind, width):
     delta = np.zeros(shape)
     delta[j0] = 1.0
     filt = make_filter(g, kind, width)
-    out = filter_field(delta, g, filt)
+    out = filter_field(g, delta, filt)
     # Ghat(0) = 1 (the total weight is conserved), Ghat real for a symmetric kernel
     assert filt.transfer.dtype == np.float64 and filt.transfer.flat[0] == pytest.approx(1, abs=1e-15)
     assert abs(out.sum() - 1) < 1e-13
@@ -169,7 +169,7 @@ def test_sampled_gaussian_kernel_vs_spectral(n):
     K = filter_kernel(g, "gaussian", 8 * h, sampled=True)
     delta = np.zeros(g.shape)
     delta[3, 40 % n] = 1
-    out = filter_field(delta, g, "kernel", kernel=K)
+    out = filter_field(g, delta, "kernel", kernel=K)
     np.testing.assert_allclose(out, np.roll(K, (3, 40 % n), axis=(0, 1)), rtol=0, atol=1e-15)
 
 
@@ -180,9 +180,9 @@ def test_width_conventions_sigma_fwhm_and_scipy(rng):
     g = Grid((64, 48), (6.4, 4.8))  # h = 0.1
     u = rng.standard_normal(g.shape)
     sigma = 0.3  # 3 cells: Delta = 1.039 = 10.4 h, aliasing exp(-44)
-    a = filter_field(u, g, "gaussian", sigma=sigma)
-    b = filter_field(u, g, "gaussian", width=math.sqrt(12) * sigma)
-    c = filter_field(u, g, "gaussian", fwhm=2 * math.sqrt(2 * math.log(2)) * sigma)
+    a = filter_field(g, u, "gaussian", sigma=sigma)
+    b = filter_field(g, u, "gaussian", width=math.sqrt(12) * sigma)
+    c = filter_field(g, u, "gaussian", fwhm=2 * math.sqrt(2 * math.log(2)) * sigma)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
     np.testing.assert_allclose(a, c, rtol=0, atol=1e-14)
     # scipy's sigma (in cells) with periodic wrap; truncate = 8 sigma leaves exp(-32) ~ 1e-14
@@ -194,14 +194,14 @@ def test_gaussian_composition_sharp_idempotent_gaussian_not(rng):
     g = Grid((16, 16, 16), 2 * np.pi)
     u = rng.standard_normal((3,) + g.shape)
     d1, d2 = 0.5, 0.8
-    twice = filter_field(filter_field(u, g, "gaussian", d1), g, "gaussian", d2)
-    once = filter_field(u, g, "gaussian", math.hypot(d1, d2))
+    twice = filter_field(g, filter_field(g, u, "gaussian", d1), "gaussian", d2)
+    once = filter_field(g, u, "gaussian", math.hypot(d1, d2))
     np.testing.assert_allclose(twice, once, rtol=0, atol=1e-13)
     G1, G2 = make_filter(g, "gaussian", d1), make_filter(g, "gaussian", d2)
     np.testing.assert_allclose(G1.compose(G2).effective_width, (math.hypot(d1, d2),) * 3, rtol=1e-15)
     # Gaussian is not a projection
-    gg = filter_field(filter_field(u, g, "gaussian", d2), g, "gaussian", d2)
-    assert np.abs(gg - filter_field(u, g, "gaussian", d2)).max() > 0.05
+    gg = filter_field(g, filter_field(g, u, "gaussian", d2), "gaussian", d2)
+    assert np.abs(gg - filter_field(g, u, "gaussian", d2)).max() > 0.05
     for shape in ("sphere", "cube"):
         s = make_filter(g, "sharp", 0.6, shape=shape)
         su = s.apply(u)
@@ -231,13 +231,13 @@ def test_filters_commute_with_spectral_derivatives(rng):
     u = rng.standard_normal(g.shape)
     for kind, w in (("gaussian", 0.6), ("box", 0.7), ("sharp", 0.8), ("simpson", None)):
         for axis in range(3):
-            a = derivative(filter_field(u, g, kind, w), g, axis)
-            b = filter_field(derivative(u, g, axis), g, kind, w)
-            assert np.abs(a - b).max() < 1e-12 * np.abs(derivative(u, g, axis)).max()
+            a = derivative(g, filter_field(g, u, kind, w), axis)
+            b = filter_field(g, derivative(g, u, axis), kind, w)
+            assert np.abs(a - b).max() < 1e-12 * np.abs(derivative(g, u, axis)).max()
     # and the spectral derivative itself is exact for a resolved mode
     x = g.mesh()[0]
-    assert np.abs(derivative(np.sin(3 * x), g, 0) - 3 * np.cos(3 * x)).max() < 1e-13
-    assert np.abs(derivative(np.sin(3 * x), g, 0, order=2) + 9 * np.sin(3 * x)).max() < 1e-12
+    assert np.abs(derivative(g, np.sin(3 * x), 0) - 3 * np.cos(3 * x)).max() < 1e-13
+    assert np.abs(derivative(g, np.sin(3 * x), 0, order=2) + 9 * np.sin(3 * x)).max() < 1e-12
 
 
 def test_linearity_constants_mean_and_precision(rng):
@@ -291,12 +291,12 @@ def test_bad_filter_arguments(kwargs, match):
 def test_bad_grid_and_field_shape():
     g = Grid((8, 8, 8), 1.0, periodic=(True, False, True))
     with pytest.raises(ValueError, match="periodic"):
-        filter_field(np.zeros(g.shape), g, "gaussian", 0.3)
+        filter_field(g, np.zeros(g.shape), "gaussian", 0.3)
     g = Grid((8, 8, 8), 1.0)
     with pytest.raises(ValueError, match="shape"):
-        filter_field(np.zeros((8, 8)), g, "gaussian", 0.3)
+        filter_field(g, np.zeros((8, 8)), "gaussian", 0.3)
     with pytest.raises(ValueError, match="complex"):
-        filter_field(np.zeros(g.shape, complex), g, "gaussian", 0.3)
+        filter_field(g, np.zeros(g.shape, complex), "gaussian", 0.3)
 
 
 def test_filter_width_ratio_conventions():

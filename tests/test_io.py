@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fieldsolve import Grid
-from fieldsolve import io as fio
+from fieldsolve import files, openpmd
 
 CHECKER = shutil.which("openPMD_check_h5") or str(Path(sys.executable).parent / "openPMD_check_h5")
 
@@ -21,13 +21,13 @@ def _write_ramp(directory, iteration=7):
     X, Y, Z = g.mesh()
     rng = np.random.default_rng(0)
     x = np.array(g.origin) + rng.random((50, 3)) * np.array(g.box)
-    path = fio.write_iteration(
+    path = openpmd.write_iteration(
         directory, iteration, time=1.5, dt=0.25, grid=g, dtype="float64",
-        meshes={"rho": {"data": X, "unit_dimension": fio.UNIT_DIMENSION["mass_density"]},
-                "g": {"data": np.stack([X, 2 * Y, 3 * Z]), "unit_dimension": fio.UNIT_DIMENSION["acceleration"]}},
+        meshes={"rho": {"data": X, "unit_dimension": openpmd.UNIT_DIMENSION["mass_density"]},
+                "g": {"data": np.stack([X, 2 * Y, 3 * Z]), "unit_dimension": openpmd.UNIT_DIMENSION["acceleration"]}},
         particles={"dm": {"position": x, "velocity": -x, "id": np.arange(50), "mass": 0.02}},
         config_yaml="kind: nbody\n", provenance_json='{"a": 1}', config_sha="abc")
-    fio.write_pmd_index(directory)
+    openpmd.write_pmd_index(directory)
     return path, g, X, x
 
 
@@ -79,11 +79,11 @@ def test_all_string_attributes_are_fixed_length(tmp_path):
 
 def test_read_back_honours_axis_labels(tmp_path):
     path, g, X, x = _write_ramp(tmp_path)
-    data, meta = fio.read_mesh(path, "rho")
+    data, meta = openpmd.read_mesh(path, "rho")
     np.testing.assert_array_equal(data, X)
     np.testing.assert_allclose(meta["spacing"], g.spacing)
     np.testing.assert_allclose(meta["offset"], g.origin)
-    vec, _ = fio.read_mesh(path, "g")
+    vec, _ = openpmd.read_mesh(path, "g")
     assert vec.shape == (3, 8, 6, 4)
     # the same data written [z, y, x] with labels (z, y, x), as WarpX does, reads back identically
     with h5py.File(path, "a") as f:
@@ -96,10 +96,10 @@ def test_read_back_honours_axis_labels(tmp_path):
         d2.attrs["axisLabels"] = np.array([b"z", b"y", b"x"])
         d2.attrs["gridSpacing"] = np.array(g.spacing[::-1])
         d2.attrs["gridGlobalOffset"] = np.array(g.origin[::-1])
-    data2, meta2 = fio.read_mesh(path, "rho")
+    data2, meta2 = openpmd.read_mesh(path, "rho")
     np.testing.assert_array_equal(data2, X)
     np.testing.assert_allclose(meta2["spacing"], g.spacing)
-    p = fio.read_particles(path, "dm")
+    p = openpmd.read_particles(path, "dm")
     np.testing.assert_allclose(p["position"], x)
     np.testing.assert_allclose(p["mass"], 0.02)
 
@@ -135,14 +135,14 @@ def test_yt_reads_domain_and_ramp(tmp_path):
 def test_atomic_path_leaves_no_partial_file(tmp_path):
     target = tmp_path / "out.h5"
     with pytest.raises(RuntimeError):
-        with fio.atomic_path(target) as tmp:
+        with files.atomic_path(target) as tmp:
             with h5py.File(tmp, "w") as f:
                 f["x"] = np.arange(3)
             raise RuntimeError("crash mid-write")
     assert list(tmp_path.iterdir()) == []
-    fio.atomic_write_text(target.with_suffix(".txt"), "old\n")
+    files.atomic_write_text(target.with_suffix(".txt"), "old\n")
     with pytest.raises(KeyboardInterrupt):
-        with fio.atomic_path(target.with_suffix(".txt")) as tmp:
+        with files.atomic_path(target.with_suffix(".txt")) as tmp:
             tmp.write_text("half")
             raise KeyboardInterrupt
     assert target.with_suffix(".txt").read_text() == "old\n"
@@ -151,14 +151,14 @@ def test_atomic_path_leaves_no_partial_file(tmp_path):
 
 def test_timeseries_and_checkpoint_round_trip(tmp_path):
     cols = {"time": np.linspace(0, 1, 5), "momentum": np.arange(15.0).reshape(5, 3)}
-    fio.write_timeseries(tmp_path / "ts.h5", cols, attrs={"kind": "nbody"})
-    back = fio.read_timeseries(tmp_path / "ts.h5")
+    files.write_timeseries(tmp_path / "ts.h5", cols, attrs={"kind": "nbody"})
+    back = files.read_timeseries(tmp_path / "ts.h5")
     np.testing.assert_array_equal(back["momentum"], cols["momentum"])
     with h5py.File(tmp_path / "ts.h5", "r") as f:
         assert f["time"].maxshape == (None,)
     state = {"position": np.random.default_rng(1).random((4, 3)), "nested": {"a": np.arange(2)}}
-    fio.write_checkpoint(tmp_path / "c.h5", state, {"step": 3, "time": 0.1})
-    s2, meta = fio.read_checkpoint(tmp_path / "c.h5")
+    files.write_checkpoint(tmp_path / "c.h5", state, {"step": 3, "time": 0.1})
+    s2, meta = files.read_checkpoint(tmp_path / "c.h5")
     assert meta == {"step": 3, "time": 0.1}
     np.testing.assert_array_equal(s2["position"], state["position"])
     np.testing.assert_array_equal(s2["nested"]["a"], [0, 1])

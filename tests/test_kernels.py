@@ -11,8 +11,8 @@ GRIDS = [fs.Grid((16,), 2.0), fs.Grid((12, 10), (1.0, 0.8)), fs.Grid((8, 10, 6),
 
 def test_registry_families():
     n = kernels.names()
-    assert n["window"] == ("cic", "ngp", "pcs", "tsc")
-    assert n["gradient"] == ("fd2", "fd4", "spectral")
+    assert n["window"] == ("ngp", "cic", "tsc", "pcs")
+    assert n["gradient"] == ("spectral", "fd2", "fd4")
     assert set(n["periodic"]) == {"spectral", "fd2", "fd4", "mehrstellen4", "optimal"}
     assert {"zeta", "chat2", "igf", "lgf", "vgf", "hej0", "hej2", "hej10"} <= set(n["free"])
     assert {"sharp", "gaussian", "box", "trapezoid", "simpson", "sg3"} <= set(n["filter"])
@@ -119,3 +119,31 @@ def test_free_kernel_array_is_even_with_origin_at_zero():
             np.testing.assert_allclose(arr, np.roll(np.flip(arr, a), 1, a), rtol=1e-13, err_msg=name)
         t = k.transfer(g)
         np.testing.assert_allclose(t, np.fft.rfftn(arr).real, rtol=1e-10, atol=1e-14 * np.abs(t).max())
+
+
+def test_older_spellings_still_work_with_a_warning():
+    """Renamed arguments and the old field-first order keep working, with a DeprecationWarning
+    (the README and docs used them)."""
+    g = fs.Grid((8, 8), 1.0)
+    rng = np.random.default_rng(2)
+    x, f = rng.random((20, 2)), rng.random((8, 8))
+    with pytest.warns(DeprecationWarning, match="window"):
+        old = fs.deposit(g, x, scheme="tsc")
+    np.testing.assert_array_equal(old, fs.deposit(g, x, window="tsc"))
+    with pytest.warns(DeprecationWarning, match="grid, field"):
+        old = fs.filter_field(f, g, "gaussian", 0.3)
+    np.testing.assert_array_equal(old, fs.filter_field(g, f, "gaussian", 0.3))
+    with pytest.warns(DeprecationWarning, match="grid, field"):
+        old = fs.padded_product(np.fft.rfftn(f), np.fft.rfftn(f), g)
+    np.testing.assert_array_equal(old, fs.padded_product(g, np.fft.rfftn(f), np.fft.rfftn(f)))
+    with pytest.warns(DeprecationWarning, match="gradient="):
+        old = fs.PoissonSolver(fs.Grid((8, 8), 1.0)).gradient(f, method="fd2")
+    np.testing.assert_array_equal(old, fs.PoissonSolver(fs.Grid((8, 8), 1.0)).gradient(f, "fd2"))
+    with pytest.warns(DeprecationWarning, match="gradient="):
+        kernels.get("periodic", "optimal", differencing="fd4")
+    with pytest.raises(TypeError, match="older name"):
+        fs.deposit(g, x, scheme="tsc", window="cic")
+    from fieldsolve.config import load_config
+    with pytest.warns(FutureWarning, match="solver.window"):
+        cfg = load_config("configs/zeldovich.yaml", ["solver={scheme: cic}"])
+    assert cfg.solver.window == "cic"

@@ -23,7 +23,7 @@ EXPECTED = {
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
-    fp._plt().close("all")
+    fp.base._plt().close("all")
 
 
 def test_every_plot_is_listed_and_used():
@@ -84,9 +84,9 @@ def test_mode_energy_overlays_the_linear_theory_slope(example_runs, name, rate):
 def test_linear_theory_only_where_the_config_has_a_root(example_runs):
     cfg = example_runs["two_stream"].config
     warm = cfg.model_copy(update={"species": [s.model_copy(update={"v_th": [0.1]}) for s in cfg.species]})
-    assert fp._linear_theory(warm, (1,)) is None
-    assert fp._linear_theory(example_runs["plummer"].config, (1,)) is None
-    label, rate = fp._linear_theory(example_runs["landau_damping"].config, (1,))
+    assert fp.timeseries._linear_theory(warm, (1,)) is None
+    assert fp.timeseries._linear_theory(example_runs["plummer"].config, (1,)) is None
+    label, rate = fp.timeseries._linear_theory(example_runs["landau_damping"].config, (1,))
     assert rate == pytest.approx(-0.3067, abs=2e-4) and "Landau" in label
 
 
@@ -116,7 +116,7 @@ def test_phase_space_x_vx_and_the_exact_zeldovich_solution(example_runs):
     res = example_runs["zeldovich"]
     fig = fp.phase_space(res.run_dir, save=False)
     (exact,) = _lines(fig.axes[0], "exact planar solution")
-    from fieldsolve.io import read_particles
+    from fieldsolve.openpmd import read_particles
 
     p = read_particles(res.snapshots[-1])
     x, v = exact.get_data()
@@ -160,10 +160,10 @@ def test_poisson_error_and_convergence(example_runs):
 
 
 def test_units_text():
-    assert fp._units_text((-3, 1, 0, 0, 0, 0, 0)) == "mass/length³"
-    assert fp._units_text((1, 1, -3, -1, 0, 0, 0)) == "mass·length/charge·time²"
-    assert fp._units_text((-3, 0, 1, 1, 0, 0, 0)) == "charge/length³"
-    assert fp._units_text((0,) * 7) == "dimensionless"
+    assert fp.base._units_text((-3, 1, 0, 0, 0, 0, 0)) == "mass/length³"
+    assert fp.base._units_text((1, 1, -3, -1, 0, 0, 0)) == "mass·length/charge·time²"
+    assert fp.base._units_text((-3, 0, 1, 1, 0, 0, 0)) == "charge/length³"
+    assert fp.base._units_text((0,) * 7) == "dimensionless"
 
 
 def test_cli_plot_list_and_only(example_runs, tmp_path, capsys):

@@ -114,10 +114,10 @@ def pair_errors(settings, *, periodic=True, reference=None, grid=None):
 
 # -- defaults --------------------------------------------------------------------------------
 def test_defaults_are_the_documented_ones():
-    assert pm.DEFAULTS == {"scheme": "tsc", "kernel": None, "gradient": "fd4", "deconvolve": False,
+    assert pm.DEFAULTS == {"window": "tsc", "kernel": None, "gradient": "fd4", "deconvolve": False,
                            "interlace": False, "split": None}
     p = pm.ParticleMesh(fs.Grid((8,) * 3, 1.0))
-    assert (p.scheme, p.kernel.name, p.gradient, p.deconvolve, p.interlace) == ("tsc", "fd4", "fd4",
+    assert (p.window.name, p.kernel.name, p.gradient, p.deconvolve, p.interlace) == ("tsc", "fd4", "fd4",
                                                                                False, False)
     assert pm.ParticleMesh(fs.Grid((8,) * 3, 1.0, periodic=False)).kernel.name == "zeta"
 
@@ -142,7 +142,7 @@ def test_default_isolated_pm_against_newton():
 
 
 @pytest.mark.parametrize("settings, periodic", [
-    ({"scheme": "pcs"}, True), ({"scheme": "pcs"}, False), ({"kernel": "chat2"}, False),
+    ({"window": "pcs"}, True), ({"window": "pcs"}, False), ({"kernel": "chat2"}, False),
 ])
 def test_recommended_pure_pm_combinations(settings, periodic):
     """The other pure-PM combinations docs/poisson.md recommends meet the same bounds."""
@@ -154,7 +154,7 @@ def test_recommended_pure_pm_combinations(settings, periodic):
 def test_spectral_gradient_without_split_is_the_documented_pitfall():
     """What the old defaults did (CIC, -1/k^2, i k, 1/W^2): errors of order one at 4-12 cells."""
     with pytest.warns(RuntimeWarning, match="split"):
-        e = pair_errors({"scheme": "cic", "kernel": "spectral", "gradient": "spectral",
+        e = pair_errors({"window": "cic", "kernel": "spectral", "gradient": "spectral",
                          "deconvolve": True})
     assert e["4-12"][0] > 1.0
 
@@ -173,7 +173,7 @@ def _long_range(d):
     ({"gradient": "spectral", "kernel": "optimal"}, (2.4e-3, 8.2e-4, 4.6e-3)),
     ({"gradient": "spectral", "kernel": "optimal", "interlace": True}, (2.5e-4, 9.0e-5, 5.1e-4)),
     ({"gradient": "fd4", "kernel": "optimal"}, (3.2e-3, 1.8e-3, 7.5e-3)),
-    ({"scheme": "cic", "gradient": "spectral", "kernel": "optimal", "interlace": True},
+    ({"window": "cic", "gradient": "spectral", "kernel": "optimal", "interlace": True},
      (5.1e-3, 1.8e-3, 6.4e-3)),
 ])
 def test_split_long_range_force(settings, bound):
@@ -219,7 +219,7 @@ def test_optimal_beats_plain_green_function_against_its_reference(scheme, gradie
     rng = np.random.default_rng(5)
     cells = np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3)
     sources = 0.31 + (cells + rng.random(cells.shape)) / m * (box / n)
-    common = dict(scheme=scheme, gradient=gradient, interlace=interlace, split=rs)
+    common = dict(window=scheme, gradient=gradient, interlace=interlace, split=rs)
     plain = pm.ParticleMesh(g, kernel="spectral", **common)
     optimal = pm.ParticleMesh(g, kernel="optimal", **common)
     diff, q_plain = [], []
@@ -286,7 +286,7 @@ def test_optimal_minimises_the_point_mass_functional(scheme, gradient, interlace
     def Q(G):
         return float(np.sum(w * (A * G * G - 2 * bsum * G)))
 
-    opt = fs.kernels.OptimalKernel(window=scheme, differencing=gradient, interlace=interlace,
+    opt = fs.kernels.OptimalKernel(window=scheme, gradient=gradient, interlace=interlace,
                                  alias=6).transfer(g)
     plain = fs.get_kernel("spectral").transfer(g)
     best = np.where(A > 0, bsum / np.where(A > 0, A, 1), 0.0)
@@ -296,10 +296,10 @@ def test_optimal_minimises_the_point_mass_functional(scheme, gradient, interlace
 
 # -- conservation ----------------------------------------------------------------------------
 @pytest.mark.parametrize("settings", [
-    {}, {"interlace": True}, {"scheme": "cic", "interlace": True, "gradient": "spectral",
+    {}, {"interlace": True}, {"window": "cic", "interlace": True, "gradient": "spectral",
                               "kernel": "spectral", "split": 0.05},
-    {"kernel": "optimal", "interlace": True, "scheme": "ngp"},
-    {"scheme": "pcs", "deconvolve": True, "split": 0.05, "interlace": True},
+    {"kernel": "optimal", "interlace": True, "window": "ngp"},
+    {"window": "pcs", "deconvolve": True, "split": 0.05, "interlace": True},
 ])
 def test_self_force_and_momentum_vanish(settings):
     """Readout is the adjoint of paint (interlaced too) and the mesh operator is odd, so a lone
@@ -366,8 +366,8 @@ def test_one_step_nbody_run_against_ewald(tmp_path):
            "time": {"dt": 1e-9, "steps": 1}, "initial": {"kind": "hdf5", "path": str(ic)},
            "output": {"every": 1, "plots": False}}
     res = fs.run(cfg, out=tmp_path / "run", progress=False, echo=False)
-    import fieldsolve.io as fio
-    state, _ = fio.read_checkpoint(res.checkpoint)
+    from fieldsolve import files
+    state, _ = files.read_checkpoint(res.checkpoint)
     a = state["acceleration"][1:]
     ref = ewald_acceleration(d)
     e = np.linalg.norm(a - ref, axis=1) / np.linalg.norm(ref, axis=1)
@@ -380,12 +380,12 @@ def test_one_step_nbody_run_against_ewald(tmp_path):
 # -- settings are checked in one place -------------------------------------------------------------
 @pytest.mark.parametrize("grid_periodic, settings, match", [
     (True, {"kernel": "optimal", "deconvolve": True}, "built in"),
-    (True, {"kernel": "optimal", "window": "cic"}, "takes window"),
+    (True, {"kernel": "optimal", "differencing": "fd2"}, "takes differencing"),
     (False, {"interlace": True}, "periodic"),
     (False, {"gradient": "spectral"}, "periodic"),
     (False, {"split": 0.1, "kernel": "lgf"}, "zeta or chat2"),
     (True, {"gradient": "fd8"}, "gradient"),
-    (True, {"scheme": "quadratic"}, "window"),
+    (True, {"window": "quadratic"}, "window"),
     (True, {"split": -1.0}, "split"),
     (True, {"kernel": "zeta"}, "free-space"),
 ])
@@ -397,7 +397,7 @@ def test_invalid_combinations_are_refused(grid_periodic, settings, match):
 
 @pytest.mark.parametrize("config, override, message", [
     ("zeldovich", "solver.kernel=optimal solver.deconvolve=true", "built in"),
-    ("zeldovich", "solver.kernel=optimal solver.window=cic", "solver.window"),
+    ("zeldovich", "solver.window=quadratic", "solver.window"),
     ("plummer", "solver.interlace=true", "interlace=True needs every axis periodic"),
     ("plummer", "solver.kernel=lgf solver.split=0.05", "zeta or chat2"),
     ("plummer", "solver.gradient=spectral", "periodic"),
@@ -414,11 +414,11 @@ def test_validate_refuses_invalid_solver_combinations(config, override, message,
 
 def test_config_split_reaches_the_kernel():
     from fieldsolve.config import load_config
-    from fieldsolve.runner import _Gravity
+    from fieldsolve.runs.nbody import Model
     cfg = load_config("configs/zeldovich.yaml", ["solver.split=0.02", "solver.kernel=optimal"])
-    grav = _Gravity(cfg, cfg.grid.make())
+    grav = Model(cfg, cfg.grid.make())
     assert grav.pm.split == 0.02 and grav.pm.kernel.options["split"] == 0.02
-    assert grav.pm.kernel.window.name == "tsc" and grav.pm.kernel.differencing == "spectral"
+    assert grav.pm.kernel.window.name == "tsc" and grav.pm.kernel.gradient == "spectral"
 
 
 # -- the accuracy table of docs/poisson.md: python tests/test_pm.py ----------------------------------
@@ -431,18 +431,18 @@ def _table():
     ewald = ewald_acceleration(d)
     newton = -d / np.linalg.norm(d, axis=1)[:, None] ** 3
     rows = [("defaults (TSC, fd4, fd4)", {}, "periodic"), ("defaults, isolated (TSC, zeta, fd4)", {}, "free"),
-            ("PCS", {"scheme": "pcs"}, "periodic"), ("PCS, isolated", {"scheme": "pcs"}, "free"),
-            ("chat2, isolated", {"kernel": "chat2"}, "free"), ("CIC", {"scheme": "cic"}, "periodic"),
+            ("PCS", {"window": "pcs"}, "periodic"), ("PCS, isolated", {"window": "pcs"}, "free"),
+            ("chat2, isolated", {"kernel": "chat2"}, "free"), ("CIC", {"window": "cic"}, "periodic"),
             ("TSC interlaced", {"interlace": True}, "periodic"),
             ("TSC optimal fd4 (point reference)", {"kernel": "optimal"}, "periodic"),
-            ("old default: CIC spectral ik 1/W^2", {"scheme": "cic", "kernel": "spectral", "gradient": "spectral",
+            ("old default: CIC spectral ik 1/W^2", {"window": "cic", "kernel": "spectral", "gradient": "spectral",
                                                     "deconvolve": True}, "periodic"),
             ("TSC spectral ik 1/W^2, split 1.25h", {"kernel": "spectral", "gradient": "spectral",
                                                    "deconvolve": True, "split": RS}, "long"),
             ("TSC optimal ik, split 1.25h", {"kernel": "optimal", "gradient": "spectral", "split": RS}, "long"),
             ("TSC optimal ik interlaced, split 1.25h", {"kernel": "optimal", "gradient": "spectral",
                                                         "interlace": True, "split": RS}, "long"),
-            ("CIC optimal ik interlaced, split 1.25h", {"scheme": "cic", "kernel": "optimal", "gradient": "spectral",
+            ("CIC optimal ik interlaced, split 1.25h", {"window": "cic", "kernel": "optimal", "gradient": "spectral",
                                                        "interlace": True, "split": RS}, "long")]
     longr = _long_range(d)
     print("| settings | " + " | ".join(f"{a:g}-{b:g} h" for a, b in zip(bins[:-1], bins[1:])) + " |")

@@ -508,7 +508,7 @@ def test_spectral_gradient_exact_and_nyquist_zeroed():
     np.testing.assert_allclose(-s.gradient(s.solve(f)), acc, atol=1e-12)
     x = g.coords(0)
     nyq = np.broadcast_to(((-1.0) ** np.arange(x.size))[:, None, None], g.shape)
-    assert np.abs(s.gradient(np.ascontiguousarray(nyq), method="spectral")).max() < 1e-12
+    assert np.abs(s.gradient(np.ascontiguousarray(nyq), gradient="spectral")).max() < 1e-12
 
 
 @pytest.mark.parametrize("method, order", [("fd2", 2), ("fd4", 4)])
@@ -518,12 +518,12 @@ def test_fd_gradient_order_periodic_and_free(method, order):
         g = fs.Grid((n, n), 1.0)
         m = an.FourierMode(1.0, (2 * np.pi, 2 * np.pi), phase=0.1)
         phi = m.potential(g)
-        grad = PoissonSolver(g).gradient(phi, method=method)
+        grad = PoissonSolver(g).gradient(phi, gradient=method)
         errs_p.append(np.abs(-np.moveaxis(grad, 0, -1) - m.acceleration(g)).max())
         # free axis: the one-sided end stencils keep the order
         gf = fs.Grid((n, n), 1.0, origin=-0.5, periodic=False)
         mf = an.Gaussian(1.0, 0.15, (0.03, -0.02), 2)
-        gradf = PoissonSolver(gf).gradient(mf.potential(gf), method=method)
+        gradf = PoissonSolver(gf).gradient(mf.potential(gf), gradient=method)
         errs_f.append(np.abs(-np.moveaxis(gradf, 0, -1) - mf.acceleration(gf)).max())
     assert abs(math.log2(errs_p[0] / errs_p[1]) - order) < 0.15
     assert math.log2(errs_f[0] / errs_f[1]) > order - 0.2  # pre-asymptotic: may exceed
@@ -535,7 +535,7 @@ def test_free_space_field_is_minus_gradient():
     s = PoissonSolver(g)
     f = 4 * np.pi * m.density(g)
     acc = s.field(f)
-    np.testing.assert_allclose(acc, -s.gradient(s.solve(f), method="fd4"))
+    np.testing.assert_allclose(acc, -s.gradient(s.solve(f), gradient="fd4"))
     ex = np.moveaxis(m.acceleration(g), -1, 0)
     assert np.linalg.norm(acc - ex) / np.linalg.norm(ex) < 5e-3
 
@@ -578,9 +578,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         s.solve(bad)
     with pytest.raises(ValueError, match="spectral"):
-        s.gradient(np.zeros((8, 8)), method="spectral")
+        s.gradient(np.zeros((8, 8)), gradient="spectral")
     with pytest.raises(ValueError, match="unknown"):
-        s.gradient(np.zeros((8, 8)), method="fd8")
+        s.gradient(np.zeros((8, 8)), gradient="fd8")
 
 
 # -- on-disk kernel-spectrum cache ------------------------------------------------------------

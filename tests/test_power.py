@@ -13,7 +13,7 @@ def test_single_mode_power_and_normalisation():
     amp = 0.2
     rho = 5.0 * (1 + amp * np.cos(k0 * X))
     kf = grid.kfundamental[0]
-    pk = fs.power_spectrum(rho, grid, kedges=np.arange(0.5 * kf, 10 * kf, kf))
+    pk = fs.power_spectrum(grid, rho, kedges=np.arange(0.5 * kf, 10 * kf, kf))
     ib = np.flatnonzero(pk.modes > 0)
     hit = np.argmin(np.abs(pk.k - k0))
     # the bin also holds other modes with |k| ~ k0; total power sum = 2 * V A^2/4
@@ -28,55 +28,55 @@ def test_poisson_shot_noise_subtracts_to_zero(rng):
     x = rng.random((n, 3))
     shot = grid.volume / n
     for interlace in (False, True):
-        rho = fs.deposit(grid, x, scheme="tsc", interlace=interlace)
-        pk = fs.power_spectrum(rho, grid, scheme="tsc", interlaced=interlace, shot_noise=shot)
+        rho = fs.deposit(grid, x, window="tsc", interlace=interlace)
+        pk = fs.power_spectrum(grid, rho, window="tsc", interlaced=interlace, shot_noise=shot)
         # each bin averages `modes` exponential variates: sigma = shot / sqrt(modes); up to
         # Nyquist, since the subtracted form follows the aliases the (interlaced) deposit keeps
         z = pk.power / (shot / np.sqrt(pk.modes))
         assert np.abs(z).max() < 5, z
     # the alias-summed compensation whitens a non-interlaced field at all k
-    rho = fs.deposit(grid, x, scheme="cic")
-    pk = fs.power_spectrum(rho, grid, scheme="cic", compensation="aliased")
+    rho = fs.deposit(grid, x, window="cic")
+    pk = fs.power_spectrum(grid, rho, window="cic", compensation="aliased")
     z = (pk.power - shot) / (shot / np.sqrt(pk.modes))
     assert np.abs(z).max() < 5
     # without compensation the window suppresses small-scale power: measured < white
-    raw = fs.power_spectrum(rho, grid)
+    raw = fs.power_spectrum(grid, rho)
     assert raw.power[-1] < 0.6 * shot
 
 
 def test_power_spectrum_errors():
     grid = Grid((8, 8), 1.0)
     with pytest.raises(ValueError, match="shape"):
-        fs.power_spectrum(np.ones((8, 4)), grid)
+        fs.power_spectrum(grid, np.ones((8, 4)))
     with pytest.raises(ValueError, match="zero mean"):
-        fs.power_spectrum(np.zeros((8, 8)), grid)
+        fs.power_spectrum(grid, np.zeros((8, 8)))
     with pytest.raises(ValueError, match="periodic"):
-        fs.power_spectrum(np.ones((8, 8)), Grid((8, 8), 1.0, periodic=False))
+        fs.power_spectrum(Grid((8, 8), 1.0, periodic=False), np.ones((8, 8)))
     with pytest.raises(ValueError, match="compensation"):
-        fs.power_spectrum(np.ones((8, 8)), grid, compensation="jing")
+        fs.power_spectrum(grid, np.ones((8, 8)), compensation="jing")
     with pytest.raises(ValueError, match="kedges"):
-        fs.power_spectrum(np.ones((8, 8)), grid, kedges=[3.0, 1.0])
+        fs.power_spectrum(grid, np.ones((8, 8)), kedges=[3.0, 1.0])
     with pytest.raises(ValueError, match="NaN"):
-        fs.power_spectrum(np.full((8, 8), np.nan), grid)
+        fs.power_spectrum(grid, np.full((8, 8), np.nan))
 
 
 # -- the fused pass against the plain NumPy computation ------------------------------------------
-def _reference(field, grid, kedges, scheme, interlaced, compensation, shot, overdensity):
+def _reference(field, grid, kedges, window, interlaced, compensation, shot, overdensity):
     """Step by step with full-size arrays (the pre-fusion algorithm), binned by shell_average."""
     f = np.asarray(field, dtype=np.float64)
     if overdensity:
         f = f / f.mean() - 1.0
     pk = np.abs(np.fft.rfftn(f) * (grid.volume / grid.size)) ** 2 / grid.volume
-    if scheme is not None:
-        wf = (fs.window_alias_sum(grid, scheme) if compensation == "aliased"
-              else fs.window_transfer(grid, scheme) ** 2)
+    if window is not None:
+        wf = (fs.window_alias_sum(grid, window) if compensation == "aliased"
+              else fs.window_transfer(grid, window) ** 2)
         pk = pk / wf
     if shot is not None:
-        if scheme is not None and compensation == "sinc":
-            pk = pk - shot * fs.window_alias_sum(grid, scheme, interlaced=interlaced) / wf
+        if window is not None and compensation == "sinc":
+            pk = pk - shot * fs.window_alias_sum(grid, window, interlaced=interlaced) / wf
         else:
             pk = pk - shot
-    k, psum, modes = fs.power.shell_average(pk, grid, kedges)
+    k, psum, modes = fs.power.shell_average(grid, pk, kedges)
     return k, psum / np.where(modes > 0, modes, 1), modes
 
 
@@ -89,14 +89,14 @@ def test_fused_pass_equals_reference(shape, box, rng):
     kf = min(grid.kfundamental)
     kedges = np.arange(0.5 * kf, min(grid.nyquist) * np.sqrt(len(shape)), kf)
     shot = grid.volume / 4000
-    for scheme, interlaced, comp, sn, od, dtype in [
+    for window, interlaced, comp, sn, od, dtype in [
             (None, False, "sinc", None, True, np.float64), ("cic", False, "sinc", shot, True, np.float32),
             ("tsc", True, "sinc", shot, True, np.float64), ("pcs", False, "aliased", shot, False, np.float64),
             ("tsc", True, "aliased", None, True, np.float32), ("ngp", False, "sinc", shot, False, np.float64)]:
-        rho = fs.deposit(grid, x, scheme=scheme or "cic", interlace=interlaced).astype(dtype)
-        got = fs.power_spectrum(rho, grid, kedges=kedges, scheme=scheme, interlaced=interlaced,
+        rho = fs.deposit(grid, x, window=window or "cic", interlace=interlaced).astype(dtype)
+        got = fs.power_spectrum(grid, rho, kedges=kedges, window=window, interlaced=interlaced,
                                 compensation=comp, shot_noise=sn, overdensity=od)
-        k, p, modes = _reference(rho, grid, kedges, scheme, interlaced, comp, sn, od)
+        k, p, modes = _reference(rho, grid, kedges, window, interlaced, comp, sn, od)
         assert np.array_equal(got.modes, modes)
         ok = modes > 0
         np.testing.assert_allclose(got.k[ok], k[ok], rtol=1e-14)
@@ -117,10 +117,10 @@ def test_bin_edges_at_multiples_of_kf_are_exact():
     field = 1 + 0.1 * np.random.default_rng(2).standard_normal(grid.shape)
     for edges in (n * kf, n * (2 * np.pi / 100.0), np.arange(15.0) * 2 * np.pi / 100,
                   n * kf * (1 + 3e-16), n * kf * (1 - 3e-16)):
-        pk = fs.power_spectrum(field, grid, kedges=edges)
+        pk = fs.power_spectrum(grid, field, kedges=edges)
         assert np.array_equal(pk.modes, exact)
         assert pk.power[0] == 0.0  # bin [0, k_F) holds k = 0 only, where delta has no power
-        assert np.array_equal(fs.power.shell_average(np.ones(grid.rfft_shape), grid, edges)[2],
+        assert np.array_equal(fs.power.shell_average(grid, np.ones(grid.rfft_shape), edges)[2],
                               exact)
     # the float rule this replaces moves modes on this box (so the test can fail)
     kmag = np.sqrt(grid.k2())
@@ -134,7 +134,7 @@ def test_bin_edges_at_multiples_of_kf_are_exact():
     q2 = m[0][:, None, None] ** 2 + m[1][None, :, None] ** 2 + m[2][None, None, :] ** 2
     exact2 = [fs.power.rfft_mode_weights(g2)[(q2 >= a) & (q2 < b)].sum()
               for a, b in zip([0, 2, 3, 5], [2, 3, 5, 8])]
-    got = fs.power_spectrum(np.ones(g2.shape) + np.random.default_rng(3).random(g2.shape), g2,
+    got = fs.power_spectrum(g2, np.ones(g2.shape) + np.random.default_rng(3).random(g2.shape),
                             kedges=e2)
     assert np.array_equal(got.modes, exact2)
 
@@ -148,10 +148,10 @@ def test_power_spectrum_memory_is_one_mesh(rng):
     mesh = grid.size * 8
     for dtype in (np.float64, np.float32):
         field = (1 + 0.1 * rng.standard_normal(grid.shape)).astype(dtype)
-        fs.power_spectrum(field, grid, scheme="tsc", shot_noise=1e-3)  # JIT, plans
+        fs.power_spectrum(grid, field, window="tsc", shot_noise=1e-3)  # JIT, plans
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
-        fs.power_spectrum(field, grid, scheme="tsc", shot_noise=1e-3)
+        fs.power_spectrum(grid, field, window="tsc", shot_noise=1e-3)
         peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
         assert peak < 1.25 * mesh, (dtype, peak / mesh)
@@ -163,7 +163,7 @@ def test_non_finite_values_are_found_without_a_separate_pass():
         f = np.ones(grid.shape)
         f.flat[[3, 77][:len(bad)]] = bad
         with pytest.raises(ValueError, match="NaN or infinite"):
-            fs.power_spectrum(f, grid)
+            fs.power_spectrum(grid, f)
 
 
 @pytest.mark.parametrize("backend", fs.fft.available_backends())
@@ -176,7 +176,7 @@ def test_power_spectrum_on_each_fft_backend(backend, rng):
     fs.fft.set_backend(backend)
     try:
         for f in (field, field.astype(np.float32), np.asfortranarray(field)):
-            pk = fs.power_spectrum(f, grid, kedges=kedges, scheme="cic", shot_noise=1e-3)
+            pk = fs.power_spectrum(grid, f, kedges=kedges, window="cic", shot_noise=1e-3)
             _, ref, modes = _reference(f, grid, kedges, "cic", False, "sinc", 1e-3, True)
             assert np.array_equal(pk.modes, modes) and modes[-1] == 0
             np.testing.assert_allclose(pk.power[modes > 0], ref[modes > 0], rtol=1e-11)

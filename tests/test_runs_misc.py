@@ -8,13 +8,14 @@ import pytest
 
 from fieldsolve.cli import main
 from fieldsolve.diagnostics import fit_damped_oscillation
-from fieldsolve.io import read_particles, read_timeseries
-from fieldsolve.runner import run
+from fieldsolve.files import read_timeseries
+from fieldsolve.openpmd import read_particles
+from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
-@pytest.mark.parametrize("solver", [None, {"scheme": "cic", "kernel": "spectral", "gradient": "spectral"}],
+@pytest.mark.parametrize("solver", [None, {"window": "cic", "kernel": "spectral", "gradient": "spectral"}],
                          ids=["defaults", "cic-spectral"])
 @pytest.mark.parametrize("shape,mode", [([16, 16], [0, 1]), ([8, 8, 8], [0, 0, 1])], ids=["2d", "3d"])
 def test_cold_plasma_oscillation_2d_3d(tmp_path, shape, mode, solver):

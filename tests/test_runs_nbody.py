@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from fieldsolve.diagnostics import lagrangian_radii, zeldovich_tau
-from fieldsolve.io import read_particles, read_timeseries
-from fieldsolve.runner import run
+from fieldsolve.files import read_timeseries
+from fieldsolve.openpmd import read_particles
+from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

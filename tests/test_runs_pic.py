@@ -6,8 +6,9 @@ import pytest
 
 from fieldsolve.diagnostics import (fit_damped_oscillation, fit_energy_peaks, landau_root,
                                    two_stream_growth_rate)
-from fieldsolve.io import read_particles, read_timeseries
-from fieldsolve.runner import run
+from fieldsolve.files import read_timeseries
+from fieldsolve.openpmd import read_particles
+from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 FAST = ["threads=1", "output.plots=false", "output.particles=false", "checkpoint.every=null"]

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from fieldsolve.cli import main
-from fieldsolve.io import read_checkpoint, read_timeseries
-from fieldsolve.runner import run
+from fieldsolve.config import ConfigError
+from fieldsolve.files import read_checkpoint, read_timeseries
+from fieldsolve.runs import run
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -206,3 +207,61 @@ def test_seed_null_is_recorded(tmp_path):
     prov = json.loads((tmp_path / "z" / "provenance.json").read_text())
     assert isinstance(prov["seed_entropy"], int) and res.config.seed == prov["seed_entropy"]
     assert f"seed: {prov['seed_entropy']}" in (tmp_path / "z" / "config.resolved.yaml").read_text()
+
+
+def _final_bits(res):
+    state, meta = read_checkpoint(res.checkpoint)
+    ts = read_timeseries(res.timeseries)
+    return ({k: state[k].tobytes() for k in ("position", "velocity", "acceleration")},
+            {k: v.tobytes() for k, v in ts.items()}, meta["time_hex"], meta["step"])
+
+
+EXTEND = {  # a first end that clips the last step (t_end not a multiple of dt), then a later one
+    "pic": ("two_stream.yaml", PIC_SMALL[:4] + ["time.dt=0.1", "output.every=7", "checkpoint.every=9"],
+            "time.t_end", 2.15, 4.0),
+    "nbody": ("plummer.yaml", PLUMMER_SMALL[:3] + ["time.dt=0.05", "output.every=5", "checkpoint.keep_last=1"],
+              "time.t_end", 0.475, 0.9),
+    "nbody-steps": ("zeldovich.yaml", ["output.plots=false", "time.t_end=null", "output.every=4"],
+                    "time.steps", 6, 11),
+}
+
+
+@pytest.mark.parametrize("name", list(EXTEND))
+def test_extending_a_finished_run_gives_the_bits_of_a_straight_run(tmp_path, name):
+    """`--resume` with a later end continues a finished run exactly as if it had been given the
+    later end from the start: when the first end shortened the last step, the extension
+    resumes from the checkpoint kept before that step and replaces its outputs."""
+    config, over, key, first_end, end = EXTEND[name]
+    straight = run(CONFIGS / config, out=tmp_path / "straight", echo=False, overrides=over + [f"{key}={end}"])
+    first = run(CONFIGS / config, out=tmp_path / "ext", echo=False, overrides=over + [f"{key}={first_end}"])
+    assert (first.time if key == "time.t_end" else first.steps) == first_end
+    clipped = read_timeseries(first.timeseries)["dt"][-1] < first.config.time.dt * 0.99
+    assert clipped == (key == "time.t_end")  # else the t_end cases would test nothing
+    extended = run(None, out=tmp_path / "ext", resume=True, echo=False, overrides=[f"{key}={end}"])
+    assert extended.steps == straight.steps and extended.time == straight.time
+    assert _final_bits(extended) == _final_bits(straight)
+    names = [sorted(p.name for p in (tmp_path / d / "diags" / "fields").glob("fs_*.h5")) for d in ("straight", "ext")]
+    # the same snapshots, plus (unless it was shortened and so replaced) the first run's last one
+    assert sorted(set(names[1]) - set(names[0])) == ([] if clipped else [f"fs_{first.steps:06d}.h5"])
+    assert set(names[0]) <= set(names[1])
+    a = _snapshot_arrays(tmp_path / "straight" / "diags" / "fields" / names[0][-1])
+    b = _snapshot_arrays(tmp_path / "ext" / "diags" / "fields" / names[0][-1])
+    assert a.keys() == b.keys() and all(a[k].tobytes() == b[k].tobytes() for k in a)
+    if clipped:
+        assert "replaced" in (tmp_path / "ext" / "log.txt").read_text()
+
+
+def test_resume_refuses_an_earlier_end_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "r"
+    run(CONFIGS / "zeldovich.yaml", out=out, echo=False, overrides=["output.plots=false", "time.t_end=null",
+                                                                   "time.steps=6"])
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    for over, frag in ((["time.steps=4"], "time.steps = 4 is before the checkpoint (step 6)"),
+                       (["time.steps=null", "time.t_end=0.01"], "time.t_end = 0.01 is before the checkpoint")):
+        rc = main(["run", "--resume", str(out), "-q"] + sum((["--set", o] for o in over), []))
+        err = capsys.readouterr().err
+        assert rc == 2 and frag in err and err.count("\n") == 1, err
+        with pytest.raises(ConfigError, match="resume=True, out="):  # Python spelling from Python
+            run(None, out=out, resume=True, echo=False, overrides=over)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert main(["run", "--resume", str(out), "-q", "--set", "time.steps=6"]) == 0  # the same end: a no-op

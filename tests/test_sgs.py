@@ -30,8 +30,8 @@ FILTERS = [("gaussian", 4 * H), ("box", 3 * H), ("sharp", 4 * H), ("trapezoid", 
 @pytest.mark.parametrize("kind,width", FILTERS)
 def test_mean_sgs_energy_identities(u32, kind, width):
     F = make_filter(G32, kind, width)
-    tau, ubar = sgs_stress(u32, G32, F, return_filtered=True)
-    e = mode_energy(u32, G32)
+    tau, ubar = sgs_stress(G32, u32, F, return_filtered=True)
+    e = mode_energy(G32, u32)
     G = F.transfer
     kr = sgs_energy(tau).mean()
     kr_pred = np.sum((1 - G ** 2) * e)
@@ -55,10 +55,10 @@ def test_mean_sgs_energy_identities(u32, kind, width):
                                      (("box", 2 * H), ("trapezoid", None))])
 def test_germano_identity(u32, bar, hat):
     Fb, Ft = make_filter(G32, *bar), make_filter(G32, *hat)
-    tau, ubar = sgs_stress(u32, G32, Fb, return_filtered=True)
-    L = leonard_stress(ubar, G32, Ft)
-    T = sgs_stress(u32, G32, Fb.compose(Ft))  # T_ij with the combined filter applied at once
-    tau_hat = filter_field(tau, G32, Ft)
+    tau, ubar = sgs_stress(G32, u32, Fb, return_filtered=True)
+    L = leonard_stress(G32, ubar, Ft)
+    T = sgs_stress(G32, u32, Fb.compose(Ft))  # T_ij with the combined filter applied at once
+    tau_hat = filter_field(G32, tau, Ft)
     assert np.abs(L - (T - tau_hat)).max() < 1e-13
     assert np.abs(L).max() > 1e-2  # not trivially zero
 
@@ -68,7 +68,7 @@ def test_germano_identity(u32, bar, hat):
 def test_tau_positive_semidefinite_for_positive_kernels(u32, kind, width):
     F = make_filter(G32, kind, width)
     assert F.positive
-    tau = sgs_stress(u32, G32, F)
+    tau = sgs_stress(G32, u32, F)
     ev = np.linalg.eigvalsh(np.moveaxis(tau, (0, 1), (-2, -1)))
     assert ev.min() >= -1e-12
 
@@ -77,18 +77,18 @@ def test_sharp_filter_tau_is_indefinite(u32):
     # the sharp kernel changes sign, so tau has negative eigenvalues (here most points)
     F = make_filter(G32, "sharp", 4 * H)
     assert not F.positive
-    ev = np.linalg.eigvalsh(np.moveaxis(sgs_stress(u32, G32, F), (0, 1), (-2, -1)))
+    ev = np.linalg.eigvalsh(np.moveaxis(sgs_stress(G32, u32, F), (0, 1), (-2, -1)))
     assert (ev[..., 0] < -1e-6).mean() > 0.5
 
 
 def test_tau_symmetric_and_equal_to_definition(u32, rng):
     F = make_filter(G32, "gaussian", 3 * H)
-    tau = sgs_stress(u32, G32, "gaussian", 3 * H)
+    tau = sgs_stress(G32, u32, "gaussian", 3 * H)
     assert tau.shape == (3, 3) + G32.shape
     np.testing.assert_array_equal(tau, np.swapaxes(tau, 0, 1))
     ub = F(u32)
     np.testing.assert_allclose(tau[0, 2], F(u32[0] * u32[2]) - ub[0] * ub[2], rtol=0, atol=1e-14)
-    t32 = sgs_stress(u32.astype(np.float32), G32, F)
+    t32 = sgs_stress(G32, u32.astype(np.float32), F)
     assert t32.dtype == np.float32
     assert np.abs(t32 - tau).max() < 1e-5
 
@@ -97,7 +97,7 @@ def test_strain_rate_taylor_green():
     g = Grid((16, 16, 16), 2 * np.pi)
     x, y, z = g.mesh()
     u = np.stack([np.sin(x) * np.cos(y) * np.cos(z), -np.cos(x) * np.sin(y) * np.cos(z), 0 * x])
-    S = strain_rate(u, g)
+    S = strain_rate(g, u)
     Sxx = np.cos(x) * np.cos(y) * np.cos(z)
     Sxz = -0.5 * np.sin(x) * np.cos(y) * np.sin(z)
     Syz = 0.5 * np.cos(x) * np.sin(y) * np.sin(z)
@@ -115,9 +115,9 @@ def test_strain_rate_taylor_green():
 
 
 def test_smagorinsky_stress_is_traceless_eddy_viscosity(u32):
-    ub = filter_field(u32, G32, "gaussian", 4 * H)
-    tm = smagorinsky_stress(ub, G32, cs=0.17, delta=4 * H)
-    S = strain_rate(ub, G32)
+    ub = filter_field(G32, u32, "gaussian", 4 * H)
+    tm = smagorinsky_stress(G32, ub, cs=0.17, delta=4 * H)
+    S = strain_rate(G32, ub)
     assert np.abs(np.einsum("ii...->...", tm)).max() < 1e-12 * np.abs(tm).max()
     # energy flux of the model is (C_S Delta)^2 |S|^3 >= 0 pointwise
     Pi = sgs_dissipation(tm, S)
@@ -129,69 +129,69 @@ def test_dynamic_procedure_algebra(u32, caplog):
     Ft = make_filter(G32, "gaussian", 6 * H)
     ub = Fb(u32)
     with caplog.at_level(logging.INFO, logger="fieldsolve.sgs"):
-        res = dynamic_smagorinsky(ub, G32, Ft, Fb, clip=False)
+        res = dynamic_smagorinsky(G32, ub, Ft, Fb, clip=False)
     assert abs(res.alpha - math.sqrt(5)) < 1e-15 and "alpha" in caplog.text
     assert res.delta == pytest.approx(3 * H, rel=1e-14)
     # recompute c = <L^d M>/<M M> from the public building blocks
-    L = leonard_stress(ub, G32, Ft)
+    L = leonard_stress(G32, ub, Ft)
     L = L - np.eye(3)[:, :, None, None, None] * np.einsum("ii...->...", L) / 3
-    S = strain_rate(ub, G32)
-    Sh = strain_rate(Ft(ub), G32)
+    S = strain_rate(G32, ub)
+    Sh = strain_rate(G32, Ft(ub))
     M = 2 * (3 * H) ** 2 * (Ft(strain_magnitude(S) * S) - 5 * strain_magnitude(Sh) * Sh)
     c = np.sum(L * M) / np.sum(M * M)
     assert abs(res.c_raw - c) < 1e-12 * abs(c)
     # scale invariance: u -> 3u leaves c unchanged; c ~ Delta^-2
-    assert abs(dynamic_smagorinsky(3 * ub, G32, Ft, Fb, clip=False).c_raw - res.c_raw) < 1e-12 * abs(c)
-    r2 = dynamic_smagorinsky(ub, G32, Ft, delta=6 * H, alpha=res.alpha, clip=False)
+    assert abs(dynamic_smagorinsky(G32, 3 * ub, Ft, Fb, clip=False).c_raw - res.c_raw) < 1e-12 * abs(c)
+    r2 = dynamic_smagorinsky(G32, ub, Ft, delta=6 * H, alpha=res.alpha, clip=False)
     assert abs(r2.c_raw * 4 - res.c_raw) < 1e-12 * abs(c)
-    clipped = dynamic_smagorinsky(ub, G32, Ft, Fb, clip=True)
+    clipped = dynamic_smagorinsky(G32, ub, Ft, Fb, clip=True)
     assert clipped.c == max(res.c_raw, 0.0) and clipped.cs == pytest.approx(math.sqrt(clipped.c))
     with pytest.raises(ValueError, match="alpha"):
-        dynamic_smagorinsky(ub, G32, Ft, delta=3 * H)
+        dynamic_smagorinsky(G32, ub, Ft, delta=3 * H)
 
 
 def test_apriori_pipeline_consistency(u32):
-    res = les.apriori(u32, G32, filter={"kind": "gaussian", "width": 3 * H},
+    res = les.apriori(G32, u32, filter={"kind": "gaussian", "width": 3 * H},
                       test_filter={"kind": "gaussian", "width": 6 * H})
-    tau, ub = sgs_stress(u32, G32, "gaussian", 3 * H, return_filtered=True)
+    tau, ub = sgs_stress(G32, u32, "gaussian", 3 * H, return_filtered=True)
     np.testing.assert_array_equal(res.ubar, ub)
     np.testing.assert_array_equal(res.tau, tau)
-    np.testing.assert_allclose(res.dissipation, sgs_dissipation(tau, strain_rate(ub, G32)), atol=1e-14)
+    np.testing.assert_allclose(res.dissipation, sgs_dissipation(tau, strain_rate(G32, ub)), atol=1e-14)
     assert res.means["mean_sgs_energy"] == pytest.approx(sgs_energy(tau).mean(), rel=1e-14)
-    dyn = dynamic_smagorinsky(ub, G32, {"kind": "gaussian", "width": 6 * H},
+    dyn = dynamic_smagorinsky(G32, ub, {"kind": "gaussian", "width": 6 * H},
                               {"kind": "gaussian", "width": 3 * H})
     assert res.dynamic.c == dyn.c and res.dynamic.alpha == pytest.approx(math.sqrt(5))
-    k, E = energy_spectrum(u32, G32)
+    k, E = energy_spectrum(G32, u32)
     np.testing.assert_array_equal(res.k, k)
     np.testing.assert_array_equal(res.E, E)
     assert np.all(res.E_filtered <= res.E + 1e-15)  # Gaussian: |G|^2 <= 1 in every shell
     s = res.summary()
     assert s["filter"]["width_convention"] == "pope" and s["alpha"] == res.dynamic.alpha
-    nodyn = les.apriori(u32, G32, filter=make_filter(G32, "sharp", 4 * H), spectra=False)
+    nodyn = les.apriori(G32, u32, filter=make_filter(G32, "sharp", 4 * H), spectra=False)
     assert nodyn.dynamic is None and nodyn.k.size == 0
 
 
 def test_bad_velocity_input(u32):
     with pytest.raises(ValueError, match="one component per axis"):
-        sgs_stress(u32[:2], G32, "gaussian", 3 * H)
+        sgs_stress(G32, u32[:2], "gaussian", 3 * H)
     with pytest.raises(ValueError, match="one component per axis"):
-        strain_rate(u32[0], G32)
+        strain_rate(G32, u32[0])
     g = Grid((32, 32, 32), 2 * np.pi, periodic=(True, True, False))
     with pytest.raises(ValueError, match="periodic"):
-        sgs_stress(u32, g, "gaussian", 3 * H)
+        sgs_stress(g, u32, "gaussian", 3 * H)
     with pytest.raises(ValueError, match="below the grid spacing"):
-        sgs_stress(u32, G32, "sharp", 0.5 * H)
+        sgs_stress(G32, u32, "sharp", 0.5 * H)
     with pytest.raises(ValueError, match="filter="):
-        les.apriori(u32, G32)
+        les.apriori(G32, u32)
 
 
 def test_derivative_spectral_divergence_of_tau_commutes(u32):
     # d_j tau_ij = filt(d_j(u_i u_j)) - d_j(ubar_i ubar_j): both sides spectral
     F = make_filter(G32, "gaussian", 4 * H)
-    tau, ub = sgs_stress(u32, G32, F, return_filtered=True)
-    lhs = sum(derivative(tau[0, j], G32, j) for j in range(3))
-    rhs = F(sum(derivative(u32[0] * u32[j], G32, j) for j in range(3))) - \
-        sum(derivative(ub[0] * ub[j], G32, j) for j in range(3))
+    tau, ub = sgs_stress(G32, u32, F, return_filtered=True)
+    lhs = sum(derivative(G32, tau[0, j], j) for j in range(3))
+    rhs = F(sum(derivative(G32, u32[0] * u32[j], j) for j in range(3))) - \
+        sum(derivative(G32, ub[0] * ub[j], j) for j in range(3))
     assert np.abs(lhs - rhs).max() < 1e-11
 
 
@@ -235,7 +235,7 @@ def test_forward_cascade_and_dynamic_coefficient_on_evolved_taylor_green():
     h = g.spacing[0]
     assert np.all(np.diff(energies) < 0)  # decaying flow
     for kind in ("gaussian", "sharp"):
-        res = les.apriori(u, g, filter={"kind": kind, "width": 3 * h},
+        res = les.apriori(g, u, filter={"kind": kind, "width": 3 * h},
                           test_filter={"kind": kind, "width": 6 * h}, spectra=False)
         # net forward scatter and a Smagorinsky constant of the usual size (C_S ~ 0.1-0.2)
         assert res.means["mean_dissipation"] > 0

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import EXAMPLE_OVERRIDES
 
-from fieldsolve.runner import run
+from fieldsolve.runs import run
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 EXAMPLES = sorted(EXAMPLE_OVERRIDES)

@@ -98,12 +98,13 @@ def register(family, name, factory):
 
 
 def names(family=None):
-    """Registered names of one family (sorted), or a dict of all families."""
+    """Registered names of one family in registration order (lowest order first), or a dict of
+    all families."""
     if family is None:
-        return {f: tuple(sorted(v)) for f, v in _REGISTRY.items()}
+        return {f: tuple(v) for f, v in _REGISTRY.items()}
     if family not in _REGISTRY:
         raise ValueError(f"unknown kernel family {family!r}; families: {FAMILIES}")
-    return tuple(sorted(_REGISTRY[family]))
+    return tuple(_REGISTRY[family])
 
 
 def get(family, name, **options):

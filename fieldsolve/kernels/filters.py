@@ -268,5 +268,7 @@ class FilterKernel(Kernel):
                                  h=grid.spacing, **o)
 
 
-for _kind in SPECTRAL_KINDS + STENCIL_KINDS:
+# the registry holds the filters named by kind and width; "stencil" (user weights) and "kernel"
+# (a user array, fieldsolve.make_filter) are user-supplied
+for _kind in SPECTRAL_KINDS + STENCIL_KINDS[:-1]:
     register("filter", _kind, (lambda kind: lambda **o: FilterKernel(kind, **o))(_kind))

@@ -4,7 +4,7 @@ of the two Green's-function families (``"periodic"``: :mod:`.periodic`, ``"free"
 
 Sign convention (all of fieldsolve): ``lap(phi) = f``. Gravity uses ``f = 4 pi G rho`` (a point
 mass gives ``phi = -G M / r``), electrostatics ``f = -rho / eps0``. The free-space Green's
-functions with ``lap(G) = delta`` are
+functions with ``lap(G) = delta`` are::
 
     3D: G = -1 / (4 pi r),   2D: G = ln(r) / (2 pi),   1D: G = |x| / 2,
 

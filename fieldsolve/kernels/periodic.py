@@ -118,7 +118,7 @@ class OptimalKernel(PeriodicKernel):
     **reference force** ``R(k) = i k S^2(k) / k^2`` (the field ``-grad(phi)`` of a unit source of
     ``lap(phi) = f``: a point for ``split = 0``, a Gaussian cloud ``S^2 = exp(-k^2 r_s^2)`` for
     ``split = r_s``), averaged over source positions within a cell and over all separations
-    (Hockney & Eastwood 1988, eq. 8-22):
+    (Hockney & Eastwood 1988, eq. 8-22)::
 
         G_opt(k) = - D(k) . sum_n U^2(k_n) k_n S^2(k_n) / k_n^2 / ( |D(k)|^2 [sum_n U^2(k_n)]^2 ),
 
@@ -127,20 +127,28 @@ class OptimalKernel(PeriodicKernel):
     With ``interlace=True`` both sums run over the aliases an interlaced deposit and readout
     keep (even ``n_1 + ... + n_d``; all of them on Nyquist modes). Window deconvolution is
     built in: do not deconvolve again.
-    Options ``window`` (default ``"cic"``), ``differencing`` (default ``"spectral"``),
+    Options ``window`` (default ``"cic"``), ``gradient`` (default ``"spectral"``; older name
+    ``differencing``),
     ``split``, ``interlace``, ``alias``; :class:`fieldsolve.pm.ParticleMesh` sets ``window``,
-    ``differencing`` and ``interlace`` from its own settings.
+    ``gradient`` and ``interlace`` from its own settings.
     """
 
     name = "optimal"
-    option_names = ("window", "split", "differencing", "alias", "interlace")
+    option_names = ("window", "split", "gradient", "alias", "interlace")
 
     def __init__(self, **options):
+        if "differencing" in options:  # its older name
+            if "gradient" in options:
+                raise ValueError("give gradient= only (differencing= is its older name)")
+            import warnings
+
+            warnings.warn("OptimalKernel: differencing= is now gradient=", DeprecationWarning, stacklevel=2)
+            options["gradient"] = options.pop("differencing")
         super().__init__(**options)
         self.window = get_window(self.options.get("window", "cic"))
-        self.differencing = self.options.get("differencing", "spectral")
-        if self.differencing not in GRADIENTS:
-            raise ValueError(f"differencing={self.differencing!r}; choose one of {GRADIENTS}")
+        self.gradient = self.options.get("gradient", "spectral")
+        if self.gradient not in GRADIENTS:
+            raise ValueError(f"gradient={self.gradient!r}; choose one of {GRADIENTS}")
         self.alias = int(self.options.get("alias", 2))
         if self.alias < 1:
             raise ValueError(f"alias={self.alias}: needs at least 1 alias image per axis")
@@ -152,7 +160,7 @@ class OptimalKernel(PeriodicKernel):
         ks = grid.kvectors(rfft=rfft)
         hs = grid.spacing
         nd = grid.ndim
-        d = differencing_symbols(grid, self.differencing, rfft)
+        d = differencing_symbols(grid, self.gradient, rfft)
         # per-axis tables U_a^2(k_a + 2 pi n / h_a), n = -alias..alias
         shifts = np.arange(-self.alias, self.alias + 1)
         u2 = [[self.window.transfer_1d(k + 2 * np.pi * n / h, h) ** 2 for n in shifts]

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._compat import api
 from .base import Kernel, register
 
 __all__ = ["Window", "WINDOWS", "get_window", "window_transfer", "window_alias_sum", "compensate"]
@@ -157,7 +158,8 @@ def window_alias_sum(grid, window, rfft=True, interlaced=False):
     return np.where(grid.nyquist_mask(rfft), full, even)
 
 
-def compensate(field_k, grid, scheme="cic", power=1, aliased=False, out=None):
+@api(grid_first=True, renamed={"scheme": "window"})
+def compensate(grid, field_k, window="cic", power=1, aliased=False, out=None):
     """Deconvolve an assignment window in Fourier space.
 
     Divides ``field_k`` (the real-FFT layout of ``grid``, optionally with leading component
@@ -172,9 +174,9 @@ def compensate(field_k, grid, scheme="cic", power=1, aliased=False, out=None):
         raise ValueError(f"compensate: field_k has shape {field_k.shape}, expected (..., *{expect}) "
                          "(the rfft layout of the grid)")
     if aliased:
-        w = np.sqrt(window_alias_sum(grid, scheme))
+        w = np.sqrt(window_alias_sum(grid, window))
     else:
-        w = window_transfer(grid, scheme)
+        w = window_transfer(grid, window)
     factor = w ** (-float(power))
     if out is None:
         return field_k * factor

@@ -148,29 +148,44 @@ def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim, fa
                              shape, per, P, ndim, fast)
 
 
+FAR = 5  # status of a particle more than one period outside the box on a periodic axis
+
+
 @njit(**_INLINE)
 def _valid(pos, q, orig, ih, shape, per, P, ndim):
-    """0 if particle q is usable; 1 non-finite; 2 + a if its stencil leaves bounded axis a."""
+    """0 if particle q is usable; 1 non-finite; 2 + a if its stencil leaves bounded axis a;
+    ``FAR`` if it lies more than one period outside the box on a periodic axis (the caller
+    reduces it exactly and tries again: the kernels' integer cell index would overflow)."""
     for a in range(ndim):
         x = pos[q, a]
         if not math.isfinite(x):
             return 1
     for a in range(ndim):
-        if not per[a]:
-            s = _weights((pos[q, a] - orig[a]) * ih[a] - 0.5, P)[0]
+        u = (pos[q, a] - orig[a]) * ih[a]
+        if per[a]:
+            if not (-shape[a] <= u < 2 * shape[a]):
+                return FAR
+        else:
+            s = _weights(u - 0.5, P)[0]
             if s < 0 or s + P > shape[a]:
                 return 2 + a
     return 0
 
 
+@njit(**_INLINE)
+def _bad(v, allow_outside):
+    return v == 1 or v == FAR or (v > 1 and not allow_outside)
+
+
 @njit(parallel=True, **_JIT)
 def check_positions(pos, orig, ih, shape, per, P, ndim, allow_outside):
-    """Per-particle status code (see ``_valid``); with ``allow_outside`` only non-finite counts."""
+    """Per-particle status code (see ``_valid``); with ``allow_outside`` a stencil leaving a
+    bounded axis does not count."""
     n = pos.shape[0]
     status = np.zeros(n, np.int8)
     for q in prange(n):
         v = _valid(pos, q, orig, ih, shape, per, P, ndim)
-        if v == 1 or (v > 1 and not allow_outside):
+        if _bad(v, allow_outside):
             status[q] = v
     return status
 
@@ -193,7 +208,7 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
     for c in prange(NCHUNK):
         for q in range(c * chunk, min(n, (c + 1) * chunk)):
             v = _valid(pos, q, orig, ih, shape, per, P, ndim)
-            if v == 1 or (v > 1 and not allow_outside):
+            if _bad(v, allow_outside):
                 bad[c] += 1
                 key[q] = 0
                 continue
@@ -285,7 +300,7 @@ def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fas
         hi = min(n, lo + chunk)
         for q in range(lo, hi):
             v = _valid(pos, q, orig, ih, shape, per, P, ndim)
-            if v == 1 or (v > 1 and not allow_outside):
+            if _bad(v, allow_outside):
                 bad[j] += 1
         if bad[j] == 0:
             if fast and P == 2:

@@ -1,5 +1,4 @@
-"""HDF5 output: openPMD 1.1.0 fileBased series (written directly with h5py), time series,
-checkpoints, and atomic file replacement.
+"""The openPMD 1.1.0 fileBased series of a run, written directly with h5py, and its readers.
 
 Layout (one file per iteration, ``fs_%06d.h5``), verified against openPMD_check_h5, yt and
 openPMD-viewer:
@@ -22,12 +21,10 @@ openPMD-viewer:
   lengths, like the grid, in metres: read "m" as code length there);
 * resolved config and provenance are datasets under ``/fieldsolve/`` (outside ``/data/``).
 
-Every file is written under a temporary name in the same directory and moved into place with
-``os.replace`` (:func:`atomic_path`), so a reader or a crash never sees a half-written file.
+Files are written atomically and read with one-line errors (:mod:`fieldsolve.files`).
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import os
 from pathlib import Path
@@ -35,11 +32,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_write_text", "write_iteration", "write_pmd_index", "read_mesh",
-           "read_particles", "list_iterations", "write_timeseries", "read_timeseries",
-           "write_checkpoint", "read_checkpoint", "read_checkpoint_meta", "write_gadget", "UNIT_DIMENSION", "AXIS_LABELS", "TMP_SUFFIX"]
+from .files import atomic_path, atomic_write_text, open_h5, text_dataset as _text_dataset
+from .files import ascii_attr as _s
 
-TMP_SUFFIX = ".tmp"
+__all__ = ["write_iteration", "write_pmd_index", "read_mesh", "read_particles", "list_iterations",
+           "UNIT_DIMENSION", "AXIS_LABELS"]
+
 AXIS_LABELS = ("x", "y", "z")
 FILE_FORMAT = "fs_%T.h5"
 
@@ -60,45 +58,8 @@ UNIT_DIMENSION = {
 }
 
 
-# --------------------------------------------------------------------------------------------
-# atomic replacement
-# --------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to ``path``; on success fsync it and ``os.replace`` it onto
-    ``path``; on any exception (including KeyboardInterrupt) remove the temporary file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + TMP_SUFFIX)
-    try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
-
-
-def _s(text) -> np.bytes_:
-    return np.bytes_(str(text).encode("ascii", "replace"))
-
-
 def _now_openpmd() -> str:
     return _dt.datetime.now(_dt.timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
-
-
-def _text_dataset(group, name, text):
-    data = str(text).encode("utf-8")
-    group.create_dataset(name, data=np.bytes_(data) if data else np.bytes_(b" "))
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,49 +270,6 @@ def write_pmd_index(directory):
     return p
 
 
-def write_gadget(path, position, velocity, ids, mass, *, box, time=0.0, origin=(0.0, 0.0, 0.0)):
-    """Optional Gadget-2/3 HDF5 particle snapshot (``Header`` + ``PartType1``), for yt's
-    ``gadget_hdf5`` frontend, pynbody, nbodykit, Pylians. Non-cosmological: ``Time`` is the code
-    time, ``Redshift = 0``, ``HubbleParam = 1`` (no h factors), velocities as stored (a = 1).
-    Positions are shifted by ``-origin`` so they lie in ``[0, BoxSize)``; masses go into
-    ``MassTable`` when equal, else into ``Masses``. Units are code units: pass
-    ``unit_base={"length": (1.0, "m"), "mass": (1.0, "kg"), "velocity": (1.0, "m/s")}`` (or the
-    run's SI factors) to ``yt.load``."""
-    x = np.asarray(position, dtype=np.float64) - np.asarray(origin, dtype=np.float64)
-    n = x.shape[0]
-    m = np.asarray(mass, dtype=np.float64)
-    npart = np.zeros(6, dtype=np.uint32)
-    npart[1] = n
-    table = np.zeros(6)
-    equal = m.ndim == 0 or (m.size and np.all(m == m.flat[0]))
-    if equal:
-        table[1] = float(m.flat[0]) if m.ndim else float(m)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            h = f.create_group("Header")
-            h.attrs["NumPart_ThisFile"] = npart
-            h.attrs["NumPart_Total"] = npart
-            h.attrs["NumPart_Total_HighWord"] = np.zeros(6, dtype=np.uint32)
-            h.attrs["MassTable"] = table
-            h.attrs["Time"] = np.float64(time)
-            h.attrs["Redshift"] = np.float64(0.0)
-            h.attrs["BoxSize"] = np.float64(box)
-            h.attrs["NumFilesPerSnapshot"] = np.int32(1)
-            h.attrs["Omega0"] = np.float64(0.0)
-            h.attrs["OmegaLambda"] = np.float64(0.0)
-            h.attrs["HubbleParam"] = np.float64(1.0)
-            for k in ("Flag_Sfr", "Flag_Cooling", "Flag_StellarAge", "Flag_Metals", "Flag_Feedback"):
-                h.attrs[k] = np.int32(0)
-            h.attrs["Flag_DoublePrecision"] = np.int32(1)
-            p = f.create_group("PartType1")
-            p.create_dataset("Coordinates", data=x)
-            p.create_dataset("Velocities", data=np.asarray(velocity, dtype=np.float64))
-            p.create_dataset("ParticleIDs", data=np.asarray(ids, dtype=np.uint64))
-            if not equal:
-                p.create_dataset("Masses", data=m)
-    return Path(path)
-
-
 # --------------------------------------------------------------------------------------------
 # readers (honour axisLabels, so files written [z, y, x] by other codes read correctly)
 # --------------------------------------------------------------------------------------------
@@ -368,7 +286,7 @@ def list_iterations(path):
     path = Path(path)
     if path.is_dir():
         return sorted(int(p.stem.split("_")[-1]) for p in path.glob("fs_*.h5"))
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         return sorted(int(k) for k in f["data"].keys())
 
 
@@ -388,7 +306,7 @@ def read_mesh(path, name, iteration=None):
     Returns ``(data, meta)`` with meta holding spacing, offset, axis labels and time, all in
     x, y, z order regardless of the order stored in the file.
     """
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         it, g = _iteration_group(f, iteration)
         rec = g[_decode(f.attrs.get("meshesPath", b"meshes/")) + name]
         labels = list(_decode(rec.attrs["axisLabels"]))
@@ -418,7 +336,7 @@ def read_mesh(path, name, iteration=None):
 
 def read_particles(path, species=None, iteration=None):
     """Read one species: dict with position (N, nd), velocity (N, nd), id and mass/charge/weighting."""
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         it, g = _iteration_group(f, iteration)
         pg = g[_decode(f.attrs.get("particlesPath", b"particles/"))]
         names = sorted(pg.keys())
@@ -449,66 +367,3 @@ def read_particles(path, species=None, iteration=None):
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# time series and checkpoints
-# --------------------------------------------------------------------------------------------
-def write_timeseries(path, columns: dict, attrs=None):
-    """Write scalar (or small vector) diagnostics vs step as 1-D/2-D chunked, resizable datasets."""
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for k, v in (attrs or {}).items():
-                f.attrs[k] = _s(v) if isinstance(v, str) else v
-            for name, values in columns.items():
-                arr = np.asarray(values)
-                if arr.ndim == 0:
-                    arr = arr[None]
-                maxshape = (None,) + arr.shape[1:]
-                chunks = (max(1, min(1024, arr.shape[0])),) + arr.shape[1:] if arr.size else None
-                f.create_dataset(name, data=arr, maxshape=maxshape, chunks=chunks or True)
-    return Path(path)
-
-
-def read_timeseries(path) -> dict:
-    with h5py.File(path, "r") as f:
-        return {k: f[k][()] for k in f.keys()}
-
-
-def write_checkpoint(path, state: dict, meta: dict):
-    """Full float64 state: ``state`` holds arrays (or nested dicts of arrays), ``meta`` JSON-able
-    scalars/strings (step, time, RNG state as JSON, config hash ...)."""
-    import json
-
-    def put(group, d):
-        for k, v in d.items():
-            if isinstance(v, dict):
-                put(group.create_group(k), v)
-            else:
-                group.create_dataset(k, data=np.asarray(v))
-
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            put(f.create_group("state"), state)
-            _text_dataset(f, "meta_json", json.dumps(meta, sort_keys=True))
-    return Path(path)
-
-
-def read_checkpoint_meta(path) -> dict:
-    import json
-
-    with h5py.File(path, "r") as f:
-        return json.loads(f["meta_json"][()].decode())
-
-
-def read_checkpoint(path):
-    import json
-
-    def get(group):
-        out = {}
-        for k, v in group.items():
-            out[k] = get(v) if isinstance(v, h5py.Group) else v[()]
-        return out
-
-    with h5py.File(path, "r") as f:
-        state = get(f["state"])
-        meta = json.loads(f["meta_json"][()].decode())
-    return state, meta

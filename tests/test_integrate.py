@@ -1,0 +1,74 @@
+"""The leapfrog kernels of the particle runs against their NumPy forms."""
+import numpy as np
+import pytest
+
+import fieldsolve as fs
+from fieldsolve import _integrate_jit as jit
+
+
+def test_kick_drift_wrap_bitwise_equal_to_numpy():
+    rng = np.random.default_rng(0)
+    n = 50_000
+    origin, box = np.array([-0.5, 0.0, 2.0]), np.array([1.0, 3.0, 0.7])
+    periodic = np.array([True, False, True])
+    x = origin + rng.random((n, 3)) * box
+    x[:10] += 1e9 * rng.normal(size=(10, 3))  # far outside: the wrap is an exact modulo
+    v, a = rng.normal(size=(n, 3)), rng.normal(size=(n, 3))
+    dt = 0.0137
+    xr, vr = x.copy(), v.copy()
+    vr += (0.5 * dt) * a
+    xr += dt * vr
+    for j in range(3):
+        if periodic[j]:
+            o, L = origin[j], box[j]
+            xr[:, j] = o + np.mod(xr[:, j] - o, L)
+            xr[:, j][xr[:, j] >= o + L] = o
+    jit.kick(v, a, 0.5 * dt)
+    jit.drift(x, v, dt, origin, box, periodic)
+    np.testing.assert_array_equal(v, vr)
+    np.testing.assert_array_equal(x, xr)
+    assert np.all((x[:, 0] >= -0.5) & (x[:, 0] < 0.5) & (x[:, 2] >= 2.0) & (x[:, 2] < 2.7))
+    y = xr.copy()
+    jit.wrap(y, origin, box, periodic)
+    np.testing.assert_array_equal(y, xr)  # already wrapped: unchanged
+
+
+def test_energy_and_momentum_match_numpy_and_ignore_the_thread_count():
+    rng = np.random.default_rng(1)
+    v, m = rng.normal(size=(100_003, 2)), rng.random(100_003)
+    ke, p = jit.energy_momentum(v, m)
+    assert abs(ke - 0.5 * np.sum(m[:, None] * v * v)) < 1e-12 * ke
+    np.testing.assert_allclose(p, (m[:, None] * v).sum(0), rtol=1e-11, atol=1e-11)
+    before = fs.get_num_threads()
+    try:
+        fs.set_num_threads(1)
+        ke1, p1 = jit.energy_momentum(v, m)
+    finally:
+        fs.set_num_threads(before)
+    assert ke1 == ke and np.array_equal(p1, p)
+
+
+def test_cold_numba_cache_is_detected(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    code = "from fieldsolve._jit_cache import cold; print(cold())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # this checkout's cache, warm since the suite started
+
+
+@pytest.mark.slow
+def test_first_run_says_it_compiles(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    args = [sys.executable, "-m", "fieldsolve", "run", "configs/two_stream.yaml", "--out", str(tmp_path / "r"),
+            "--no-progress", "--set", "time.t_end=0.1", "--set", "output.plots=false"]
+    first = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    assert "compiling numba kernels, first run only" in first.stdout
+    second = subprocess.run(args + ["--overwrite"], env=env, capture_output=True, text=True, check=True)
+    assert "compiling" not in second.stdout
