@@ -155,6 +155,10 @@ def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
                    compensation="sinc", shot_noise=None, overdensity=True):
     """Power spectrum ``P(k)`` of a periodic mesh field.
 
+    Memory: one complex rfft array (about one float64 mesh) beyond the input. The field is
+    transformed as given and the mean divided out per mode; compensation, shot noise and
+    binning are one compiled pass over the half spectrum.
+
     Parameters
     ----------
     field : array ``grid.shape`` (a density from :func:`fieldsolve.deposit`), float32 or
@@ -174,10 +178,6 @@ def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
         aliased form it actually takes (``C`` the alias sum over the images the deposit keeps:
         all, or the even ones when ``interlaced``); otherwise as a constant.
     overdensity : analyse ``field / mean - 1`` (default) instead of the field itself.
-
-    Memory: one complex rfft array (about one float64 mesh) beyond the input; the field is
-    transformed as given and the mean divided out per mode, compensation, shot noise and
-    binning are one compiled pass (:mod:`fieldsolve._power_jit`).
     """
     from ._power_jit import binned_power
 
