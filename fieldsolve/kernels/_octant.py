@@ -61,14 +61,19 @@ def f3_corners(x, y, z, F):
                 F[i, j, k] = _f3(x[i], y[j], z[k])
 
 
+@njit(**_JIT)
+def _put(F, i, j, k, v):
+    if i < F.shape[0] and j < F.shape[1] and k < F.shape[2]:
+        F[i, j, k] = v
+
+
 @njit(parallel=True, **_JIT)
 def f3_corners_symmetric(x, F):
     """As :func:`f3_corners` with one coordinate array ``x`` shared by all axes (equal
     spacing; ``F`` may be shorter than ``x`` on any axis): ``F3`` is symmetric under
     permutations of its arguments, so it is evaluated on sorted triples only (1/6 of the
     work) and copied to the permutations that fall inside ``F``."""
-    n0, n1, n2 = F.shape
-    n = max(n0, n1, n2)
+    n = max(F.shape)
     # interleave short and long rows so that the static split of prange balances the
     # triangular work: row t handles a = t // 2 or n - 1 - t // 2
     for t in prange(n):
@@ -76,18 +81,12 @@ def f3_corners_symmetric(x, F):
         for b in range(a, n):
             for c in range(b, n):
                 v = _f3(x[a], x[b], x[c])
-                if a < n0 and b < n1 and c < n2:
-                    F[a, b, c] = v
-                if a < n0 and c < n1 and b < n2:
-                    F[a, c, b] = v
-                if b < n0 and a < n1 and c < n2:
-                    F[b, a, c] = v
-                if b < n0 and c < n1 and a < n2:
-                    F[b, c, a] = v
-                if c < n0 and a < n1 and b < n2:
-                    F[c, a, b] = v
-                if c < n0 and b < n1 and a < n2:
-                    F[c, b, a] = v
+                _put(F, a, b, c, v)
+                _put(F, a, c, b, v)
+                _put(F, b, a, c, v)
+                _put(F, b, c, a, v)
+                _put(F, c, a, b, v)
+                _put(F, c, b, a, v)
 
 
 @njit(parallel=True, **_JIT)
