@@ -2,9 +2,9 @@
 and their NumPy-level drivers (radial kernels, cell integrals), and the spectrum of the padded
 kernel straight from its octant.
 
-An octant is the array of lags ``m = (i, j, k) >= 0``, shape ``(n0 + 1, n1 + 1, n2 + 1)``; 1-D
-and 2-D octants are passed as 3-D arrays with leading axes of length 1. Every entry is
-computed independently, so the results do not depend on the thread count.
+An octant is the array of lags ``m = (i, j, k) >= 0``, shape ``(n0 + 1, n1 + 1, n2 + 1)`` (2-D
+for the 5-point LGF). Every entry is computed independently, so the results do not depend on
+the thread count.
 """
 from __future__ import annotations
 
@@ -230,7 +230,7 @@ def radial_octant(fn, spacing, counts):
 
     3D with equal spacing: ``fn`` is evaluated once per distinct integer ``|m|^2`` (``3 N^2``
     values instead of ``N^3``: special functions dominate the set-up otherwise) and gathered
-    (:func:`._octant_jit.radial_gather`). Else on every lag."""
+    (:func:`radial_gather`). Else on every lag."""
     h = spacing[0]
     shape = tuple(n + 1 for n in counts)
     qmax = sum(n * n for n in counts)
@@ -299,7 +299,7 @@ def octant_transfer(octant):
     DCT-I of the ``N + 1`` octant values, on every axis; ``S[2N - k] = S[k]`` fills the rest
     of the non-halved axes. So the spectrum costs one DCT-I of ``(N+1)^d`` reals and a mirror
     copy instead of an FFT of the ``(2N)^d`` padded array (no padded temporaries). Equal to
-    :func:`padded_transfer` of :func:`pad_kernel` with ``P = 2N`` to rounding (tested).
+    ``padded_transfer(pad_kernel(octant, 2N))`` (:mod:`.free`) to rounding (tested).
     """
     dct = scipy.fft.dctn(np.asarray(octant, dtype=np.float64), type=1, workers=get_num_threads())
     n = [m - 1 for m in dct.shape[:-1]]

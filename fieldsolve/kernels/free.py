@@ -18,7 +18,7 @@ import scipy.special as sp
 from .. import fft
 from .._threads import get_num_threads
 from ..grid import signed_modes
-from ._octant import cell_integral, octant_transfer, radial_octant
+from ._octant import cell_integral, octant_transfer, radial_octant, radial_rows
 from .base import names, register
 from .green import (INF, ZETA2_HALF, ZETA2_PRIME0, ZETA3, GreenKernel, _isotropic, _lag_radius,
                     green_function, long_range_green_function)
@@ -459,8 +459,6 @@ class VGFKernel(FreeKernel):
             sq = [np.arange(n) ** 2 for n in size]
             s01, inv = np.unique(sq[0][:, None] + sq[1][None, :], return_inverse=True)
             inv = inv.reshape(size[0], size[1])
-            from ._octant import radial_rows
-
             table = ghat(dk[0] * np.sqrt(np.arange(s01[-1] + sq[2][-1] + 1.0)))
             lines = np.empty((s01.size, counts[2] + 1))
             step = max(1, (1 << 22) // size[2])
