@@ -131,7 +131,7 @@ class ParticleMesh:
             opts["split"] = split
         if self.deconvolve:
             window = self.window
-            opts["transfer"] = lambda padded: window_transfer(padded, window) ** -2.0
+            opts["transfer_factor"] = lambda padded: window_transfer(padded, window) ** -2.0
         self.solver = PoissonSolver(grid, kernel, warn_mean=False, **opts)
         if self.deconvolve and split is None:
             warnings.warn("deconvolve=True without a split amplifies the aliases of point masses "
@@ -164,7 +164,7 @@ class ParticleMesh:
     def _periodic_operators(self):
         if self._diff is None:
             self._diff = differencing_symbols(self.grid, self.gradient)
-        return self.solver.spectrum(), self._diff
+        return self.solver.transfer(), self._diff
 
     def solve(self, rho, coupling=1.0, *, potential=True):
         """``(phi, E)`` on the mesh for ``lap(phi) = coupling * rho``, ``E = -grad(phi)`` of shape

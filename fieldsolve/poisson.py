@@ -23,11 +23,7 @@ of the same grid, kernel and options, and optionally on disk (:func:`set_kernel_
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import json
-import os
-import tempfile
 import warnings
 from collections import OrderedDict
 
@@ -39,90 +35,18 @@ from .kernels import (GRADIENTS, Kernel, PeriodicKernel, differencing_symbols, g
                       pad_kernel, padded_transfer)
 from .kernels.differencing import fd_derivative
 from .grid import Grid
+from .kernels import cache as _cache
+from .kernels.cache import kernel_cache_path, set_kernel_cache  # noqa: F401 - public here too
 
 __all__ = ["PoissonSolver", "gradient", "set_kernel_cache", "kernel_cache_path"]
 
 _GEOMETRIES = ("volume", "thin_disc")
-_SOLVER_OPTIONS = ("padding", "pruned", "warn_mean", "keep_buffer", "transfer")
+_SOLVER_OPTIONS = ("padding", "pruned", "warn_mean", "keep_buffer", "transfer_factor")
 # kernel spectra shared between solvers built with the same grid, kernel name and options
 # (PM loops and parameter scans rebuild solvers; LGF/VGF set-up costs seconds at N = 128)
 _SPECTRUM_CACHE: OrderedDict = OrderedDict()
 _SPECTRUM_CACHE_SIZE = 6
 _SPECTRUM_CACHE_BYTES = 1 << 30
-_DISK = {"path": None, "set": False}
-_DISK_FORMAT = 1  # bump when the file layout or any kernel's values change
-
-
-def set_kernel_cache(path):
-    """Keep free-space kernel spectra on disk in the directory ``path`` (created when needed);
-    ``None`` turns the cache off. Overrides ``$FIELDSOLVE_KERNEL_CACHE``.
-
-    Off by default. With the cache on, a solver whose kernel is given by name (no ``transfer=``)
-    on a grid with a free axis looks its float64 spectrum up under a key of kernel name,
-    options, grid shape, spacing, periodicity, padding, geometry and dtype, and writes it
-    there after computing it (temporary file + rename: readers never see half a file). A file
-    that cannot be read, or holds another key or shape, is reported with a ``RuntimeWarning``
-    and recomputed (and rewritten). Files are never deleted: the directory is the user's."""
-    _DISK["path"] = None if path is None else os.fspath(path)
-    _DISK["set"] = True
-
-
-def kernel_cache_path():
-    """The on-disk kernel-spectrum cache directory, or ``None`` when off: the value given to
-    :func:`set_kernel_cache`, else ``$FIELDSOLVE_KERNEL_CACHE`` (unset, empty, ``off``,
-    ``none`` or ``0``: off)."""
-    if _DISK["set"]:
-        return _DISK["path"]
-    env = os.environ.get("FIELDSOLVE_KERNEL_CACHE", "").strip()
-    return None if env.lower() in ("", "off", "none", "0") else env
-
-
-def _disk_file(key):
-    """Path of the cache file for ``key`` (a JSON-able dict), and the key as bytes."""
-    data = json.dumps(key, sort_keys=True).encode()
-    name = "spectrum-" + hashlib.sha256(data).hexdigest()[:32] + ".npy"
-    return os.path.join(kernel_cache_path(), name), data
-
-
-def _disk_load(key, shape):
-    """The cached spectrum for ``key``, or ``None`` (missing file; unusable file: warned)."""
-    path, data = _disk_file(key)
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path, "rb") as fh:  # two .npy records: the key, then the spectrum
-            stored = np.lib.format.read_array(fh, allow_pickle=False)
-            if stored.dtype != np.uint8 or stored.tobytes() != data:
-                raise ValueError("it holds another kernel (key mismatch)")
-            spec = np.lib.format.read_array(fh, allow_pickle=False)
-        if spec.shape != shape or spec.dtype != np.float64:
-            raise ValueError(f"shape {spec.shape} / dtype {spec.dtype}, expected {shape} float64")
-        return spec
-    except Exception as exc:  # noqa: BLE001 - a cache must never break a solve
-        warnings.warn(f"fieldsolve: ignoring kernel cache file {path!r} ({exc}); recomputing",
-                      RuntimeWarning, stacklevel=4)
-        return None
-
-
-def _disk_save(key, spec):
-    path, data = _disk_file(key)
-    folder = os.path.dirname(path)
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".spectrum-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.lib.format.write_array(fh, np.frombuffer(data, np.uint8))
-                np.lib.format.write_array(fh, np.ascontiguousarray(spec))
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        warnings.warn(f"fieldsolve: cannot write the kernel cache in {folder!r} ({exc})",
-                      RuntimeWarning, stacklevel=4)
-
-
 def _empty_aligned(shape, dtype):
     if fft.get_backend() == "pyfftw":
         import pyfftw
@@ -193,8 +117,8 @@ class PoissonSolver:
         between calls. Re-allocating it costs page faults on first touch (about 15% of a
         solve at N = 128); ``False`` frees it after every solve. Concurrent solves from
         several threads each get their own buffer.
-    transfer : callable, optional
-        ``transfer(padded_grid)`` returns a real transfer function (broadcastable to the rfft
+    transfer_factor : callable, optional
+        ``transfer_factor(padded_grid)`` returns a real transfer function (broadcastable to the rfft
         layout of a periodic grid of ``padded_shape`` cells of the same spacing) that is
         multiplied into the kernel spectrum once, e.g. ``1 / W(k)^2`` to deconvolve an
         assignment window (:class:`fieldsolve.pm.ParticleMesh` does that).
@@ -228,16 +152,16 @@ class PoissonSolver:
         self.pruned = bool(solver_opts.get("pruned", True))
         self.warn_mean = bool(solver_opts.get("warn_mean", True))
         self.keep_buffer = bool(solver_opts.get("keep_buffer", True))
-        self.transfer = solver_opts.get("transfer")
-        if self.transfer is not None and not callable(self.transfer):
-            raise ValueError("transfer must be a callable transfer(padded_grid) -> array")
+        self.transfer_factor = solver_opts.get("transfer_factor")
+        if self.transfer_factor is not None and not callable(self.transfer_factor):
+            raise ValueError("transfer_factor must be a callable transfer_factor(padded_grid) -> array")
         self._buffers = []  # at most one idle work buffer (list pop/append: thread-safe)
         extra = 0 if padding == "2n" else 1
         self.padded_shape = tuple(2 * n - extra if a in self.free_axes else n
                                   for a, n in enumerate(grid.shape))
         self._spec = {}
         self._cache_key = None
-        if isinstance(kernel, str) and self.transfer is None:
+        if isinstance(kernel, str) and self.transfer_factor is None:
             try:
                 opts = tuple(sorted((k, repr(v)) for k, v in options.items()))
                 self._cache_key = (grid, geometry, self.padded_shape, kernel.lower(), opts)
@@ -261,7 +185,15 @@ class PoissonSolver:
 
     # -- kernel spectrum (cached) -------------------------------------------------------------
     def spectrum(self, dtype=np.float64):
-        """Real Fourier symbol of the kernel on the rfft layout of :attr:`padded_shape`.
+        """Older name of :meth:`transfer` (deprecated)."""
+        import warnings
+
+        warnings.warn("PoissonSolver.spectrum() is now PoissonSolver.transfer()", DeprecationWarning,
+                      stacklevel=2)
+        return self.transfer(dtype)
+
+    def transfer(self, dtype=np.float64):
+        """Real transfer function of the kernel on the rfft layout of :attr:`padded_shape`.
 
         Computed once (in float64) and cached per dtype, in memory and, when
         :func:`set_kernel_cache` is on, on disk. For periodic kernels this is ``G_hat(k)`` with
@@ -274,11 +206,11 @@ class PoissonSolver:
                 base = _SPECTRUM_CACHE.get(self._cache_key)
             if base is None:
                 disk = self._disk_key()
-                base = None if disk is None else _disk_load(disk, self._spectrum_shape())
+                base = None if disk is None else _cache.load(disk, self._spectrum_shape())
                 if base is None:
                     base = self._build_spectrum()
                     if disk is not None:
-                        _disk_save(disk, base)
+                        _cache.save(disk, base)
                 base.setflags(write=False)
                 if self._cache_key is not None:
                     _SPECTRUM_CACHE[self._cache_key] = base
@@ -302,15 +234,15 @@ class PoissonSolver:
 
     def _disk_key(self):
         """Key of this solver's spectrum in the on-disk cache, or None (cache off, periodic
-        grid, kernel object or ``transfer=``)."""
-        if self._cache_key is None or self.grid.all_periodic or kernel_cache_path() is None:
+        grid, kernel object or ``transfer_factor=``)."""
+        if self._cache_key is None or self.grid.all_periodic or _cache.kernel_cache_path() is None:
             return None
         g, (_, geometry, padded, name, opts) = self.grid, self._cache_key
         try:
             version = importlib.metadata.version("fieldsolve")
         except importlib.metadata.PackageNotFoundError:  # pragma: no cover - not installed
             version = "unknown"
-        return {"format": _DISK_FORMAT, "version": version, "kernel": name,
+        return {"format": _cache.FORMAT, "version": version, "kernel": name,
                 "options": [list(o) for o in opts], "shape": list(g.shape),
                 "spacing": [float(h).hex() for h in g.spacing], "periodic": list(g.periodic),
                 "padded_shape": list(padded), "padding": self.padding, "geometry": geometry,
@@ -327,10 +259,10 @@ class PoissonSolver:
 
     def _build_spectrum(self):
         spec = self._kernel_spectrum()
-        if self.transfer is not None:
+        if self.transfer_factor is not None:
             g = self.grid
             padded = Grid(self.padded_shape, tuple(h * n for h, n in zip(g.spacing, self.padded_shape)))
-            spec = spec * np.asarray(self.transfer(padded), dtype=np.float64)
+            spec = spec * np.asarray(self.transfer_factor(padded), dtype=np.float64)
         return spec
 
     def _kernel_spectrum(self):
@@ -363,7 +295,7 @@ class PoissonSolver:
 
         Periodic grids drop the ``k = 0`` mode (zero-mean ``phi`` of ``f - mean(f)``)."""
         f = _check_source(self.grid, f, check_finite=False)
-        spec = self.spectrum(f.dtype)
+        spec = self.transfer(f.dtype)
         if self.grid.all_periodic:
             X = fft.rfftn(f)
             _check_sum(X)
@@ -478,7 +410,7 @@ class PoissonSolver:
             X = fft.rfftn(f)
             _check_sum(X)
             self._check_mean(f, X)
-            X *= self.spectrum(f.dtype)
+            X *= self.transfer(f.dtype)
             return -_spectral_gradient_hat(g, X, f.dtype)
         return -_gradient(g, self.solve(f), method)
 

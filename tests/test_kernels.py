@@ -147,3 +147,9 @@ def test_older_spellings_still_work_with_a_warning():
     with pytest.warns(FutureWarning, match="solver.window"):
         cfg = load_config("configs/zeldovich.yaml", ["solver={scheme: cic}"])
     assert cfg.solver.window == "cic"
+
+
+def test_poisson_solver_spectrum_is_the_older_name_of_transfer():
+    s = fs.PoissonSolver(fs.Grid((8, 8), 1.0))
+    with pytest.warns(DeprecationWarning, match="transfer"):
+        assert s.spectrum() is s.transfer()

@@ -15,6 +15,7 @@ import pytest
 import fieldsolve as fs
 from fieldsolve import fft
 from fieldsolve import analytic as an
+from fieldsolve.kernels import cache as kernel_cache
 from fieldsolve.poisson import PoissonSolver
 
 C3 = (0.0123, -0.0217, 0.0071)
@@ -386,9 +387,9 @@ def test_kernel_spectrum_is_real(kernel, geometry, ndim):
     s = PoissonSolver(g, kernel, geometry=geometry)
     spec = np.fft.rfftn(s.padded_kernel())
     assert np.abs(spec.imag).max() <= 1e-14 * np.abs(spec.real).max()
-    np.testing.assert_allclose(s.spectrum(), spec.real, atol=1e-14 * np.abs(spec.real).max())
-    assert s.spectrum().dtype == np.float64 and not np.iscomplexobj(s.spectrum())
-    assert s.spectrum() is s.spectrum()  # cached
+    np.testing.assert_allclose(s.transfer(), spec.real, atol=1e-14 * np.abs(spec.real).max())
+    assert s.transfer().dtype == np.float64 and not np.iscomplexobj(s.transfer())
+    assert s.transfer() is s.transfer()  # cached
 
 
 def test_unit_source_returns_the_kernel():
@@ -413,10 +414,10 @@ def test_unit_source_returns_the_kernel():
 def test_kernel_spectrum_shared_between_solvers():
     g = fs.Grid((8, 8, 8), 1.0, periodic=False)
     a, b = PoissonSolver(g, "lgf"), PoissonSolver(g, "lgf")
-    assert a.spectrum() is b.spectrum()
-    assert PoissonSolver(g, "hej4", alpha=1.0).spectrum() is not PoissonSolver(g, "hej4").spectrum()
-    assert not np.array_equal(PoissonSolver(g, "hej4", alpha=1.0).spectrum(),
-                              PoissonSolver(g, "hej4").spectrum())
+    assert a.transfer() is b.transfer()
+    assert PoissonSolver(g, "hej4", alpha=1.0).transfer() is not PoissonSolver(g, "hej4").transfer()
+    assert not np.array_equal(PoissonSolver(g, "hej4", alpha=1.0).transfer(),
+                              PoissonSolver(g, "hej4").transfer())
 
 
 # -- pruned transforms, dtypes, shapes -----------------------------------------------------------
@@ -467,7 +468,7 @@ def test_float32_solve():
     f = np.cos(2 * np.pi * x).astype(np.float32)
     s = PoissonSolver(g)
     assert s.solve(f).dtype == np.float32
-    assert s.spectrum(np.float32).dtype == np.float32
+    assert s.transfer(np.float32).dtype == np.float32
     assert s.field(f).dtype == np.float32
 
 
@@ -589,8 +590,8 @@ def disk_cache(tmp_path, monkeypatch):
     """A fresh cache directory via the environment; set_kernel_cache state restored after."""
     from fieldsolve import poisson
 
-    monkeypatch.setitem(poisson._DISK, "set", False)
-    monkeypatch.setitem(poisson._DISK, "path", None)
+    monkeypatch.setitem(kernel_cache._DISK, "set", False)
+    monkeypatch.setitem(kernel_cache._DISK, "path", None)
     monkeypatch.setenv("FIELDSOLVE_KERNEL_CACHE", str(tmp_path))
     poisson._SPECTRUM_CACHE.clear()
     yield tmp_path
@@ -604,7 +605,7 @@ def _cache_files(path):
 def test_kernel_cache_is_off_by_default(monkeypatch, tmp_path):
     from fieldsolve import poisson
 
-    monkeypatch.setitem(poisson._DISK, "set", False)
+    monkeypatch.setitem(kernel_cache._DISK, "set", False)
     monkeypatch.delenv("FIELDSOLVE_KERNEL_CACHE", raising=False)
     assert poisson.kernel_cache_path() is None
     monkeypatch.setenv("FIELDSOLVE_KERNEL_CACHE", "off")
@@ -614,7 +615,7 @@ def test_kernel_cache_is_off_by_default(monkeypatch, tmp_path):
     poisson.set_kernel_cache(None)  # the function overrides the environment
     assert poisson.kernel_cache_path() is None
     monkeypatch.chdir(tmp_path)
-    PoissonSolver(fs.Grid((8, 8, 8), 1.0, periodic=False), "lgf").spectrum()
+    PoissonSolver(fs.Grid((8, 8, 8), 1.0, periodic=False), "lgf").transfer()
     assert _cache_files(tmp_path) == []
 
 
@@ -623,7 +624,7 @@ def test_kernel_cache_roundtrip_and_keys(disk_cache, monkeypatch):
     from fieldsolve import poisson
 
     g = fs.Grid((8, 10, 6), (0.8, 1.0, 0.6), periodic=False)
-    ref = PoissonSolver(g, "lgf").spectrum()
+    ref = PoissonSolver(g, "lgf").transfer()
     assert len(_cache_files(disk_cache)) == 1 and _cache_files(disk_cache)[0].endswith(".npy")
     poisson._SPECTRUM_CACHE.clear()
 
@@ -633,19 +634,19 @@ def test_kernel_cache_roundtrip_and_keys(disk_cache, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(PoissonSolver, "_build_spectrum", no_build)
         s = PoissonSolver(g, "lgf")
-        assert np.array_equal(s.spectrum(), ref) and not s.spectrum().flags.writeable
-        assert s.spectrum(np.float32).dtype == np.float32
-    # every key component gets its own file; periodic grids, kernel objects and transfer=
+        assert np.array_equal(s.transfer(), ref) and not s.transfer().flags.writeable
+        assert s.transfer(np.float32).dtype == np.float32
+    # every key component gets its own file; periodic grids, kernel objects and transfer_factor=
     # callables are not cached
-    PoissonSolver(g, "hej4").spectrum()
-    PoissonSolver(g, "hej4", alpha=1.0).spectrum()
-    PoissonSolver(g, "lgf", padding="2n-1").spectrum()
-    PoissonSolver(fs.Grid((8, 10, 6), (1.6, 2.0, 1.2), periodic=False), "lgf").spectrum()
-    PoissonSolver(fs.Grid((8, 8), 1.0, periodic=False), "igf", geometry="thin_disc").spectrum()
+    PoissonSolver(g, "hej4").transfer()
+    PoissonSolver(g, "hej4", alpha=1.0).transfer()
+    PoissonSolver(g, "lgf", padding="2n-1").transfer()
+    PoissonSolver(fs.Grid((8, 10, 6), (1.6, 2.0, 1.2), periodic=False), "lgf").transfer()
+    PoissonSolver(fs.Grid((8, 8), 1.0, periodic=False), "igf", geometry="thin_disc").transfer()
     assert len(_cache_files(disk_cache)) == 6
-    PoissonSolver(fs.Grid((8, 8, 8), 1.0)).spectrum()
-    PoissonSolver(g, fs.get_kernel("zeta")).spectrum()
-    PoissonSolver(g, "zeta", transfer=lambda pg: 2.0).spectrum()
+    PoissonSolver(fs.Grid((8, 8, 8), 1.0)).transfer()
+    PoissonSolver(g, fs.get_kernel("zeta")).transfer()
+    PoissonSolver(g, "zeta", transfer_factor=lambda pg: 2.0).transfer()
     assert len(_cache_files(disk_cache)) == 6  # and no temporary files left behind
 
 
@@ -655,7 +656,7 @@ def test_kernel_cache_survives_bad_files(disk_cache, damage):
     from fieldsolve import poisson
 
     g = fs.Grid((8, 8, 8), 1.0, periodic=False)
-    ref = PoissonSolver(g, "igf").spectrum()
+    ref = PoissonSolver(g, "igf").transfer()
     (path,) = disk_cache.iterdir()
     raw = path.read_bytes()
     if damage == "truncated":
@@ -670,7 +671,7 @@ def test_kernel_cache_survives_bad_files(disk_cache, damage):
             np.lib.format.write_array(fh, np.zeros((3, 4)))
     poisson._SPECTRUM_CACHE.clear()
     with pytest.warns(RuntimeWarning, match="ignoring kernel cache file"):
-        got = PoissonSolver(g, "igf").spectrum()
+        got = PoissonSolver(g, "igf").transfer()
     assert np.array_equal(got, ref)
     assert path.read_bytes() == raw  # recomputed and rewritten
 
@@ -680,9 +681,9 @@ def test_kernel_cache_unwritable_directory_warns(tmp_path, monkeypatch):
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    monkeypatch.setitem(poisson._DISK, "set", True)
-    monkeypatch.setitem(poisson._DISK, "path", str(blocker / "cache"))
+    monkeypatch.setitem(kernel_cache._DISK, "set", True)
+    monkeypatch.setitem(kernel_cache._DISK, "path", str(blocker / "cache"))
     poisson._SPECTRUM_CACHE.clear()
     with pytest.warns(RuntimeWarning, match="cannot write the kernel cache"):
-        s = PoissonSolver(fs.Grid((8, 8), 1.0, periodic=False), "lgf").spectrum()
+        s = PoissonSolver(fs.Grid((8, 8), 1.0, periodic=False), "lgf").transfer()
     assert s.shape == (16, 9)
