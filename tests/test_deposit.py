@@ -460,3 +460,25 @@ def test_slab_sorted_readout_returns_input_order_bitwise(scheme, rng, monkeypatc
     x[123, 1] = 5.0
     with pytest.raises(ValueError, match=r"axis 1: 1 \(first index 123"):
         interpolate(grid, F, x, scheme)
+
+
+@pytest.mark.parametrize("value, expected", [("1", "1 1"), ("bogus", "cores")])
+def test_threads_per_process_from_the_environment(value, expected):
+    """FIELDSOLVE_NUM_THREADS sets the default thread count and caps numba's pool; a value that
+    is not a positive integer is ignored with a warning."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import warnings; warnings.simplefilter('error', RuntimeWarning)\n"
+            "try:\n import fieldsolve as fs, numba\n"
+            " print(fs.get_num_threads(), numba.get_num_threads())\n"
+            "except RuntimeWarning as e: print('warned', e)")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env["FIELDSOLVE_NUM_THREADS"] = value
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    if expected == "cores":
+        assert out.startswith("warned") and "FIELDSOLVE_NUM_THREADS" in out
+    else:
+        assert out == expected
