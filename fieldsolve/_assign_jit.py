@@ -18,7 +18,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ._assign_fast import paint3_cic, paint3_tsc, read3_cic, read3_tsc
 from ._assign_generic import (FAR, bad, is_bad, paint_block, read_block, valid, window_weights,
@@ -29,6 +31,24 @@ __all__ = ["FAR", "check_positions", "paint_serial", "paint_slabs", "slab_sort",
 
 _JIT = dict(cache=True, nogil=True)
 NCHUNK = 64  # fixed work split of the sort passes (results do not depend on it)
+
+
+@intrinsic
+def _claim(typingctx, counter, slot):
+    """Atomically ``counter[slot] += 1`` and return the old value: the next work item.
+
+    numba's ``prange`` splits its range statically, one block per thread, and then waits for
+    the slowest; a thread that shares its core with another process (a loaded machine, MPI
+    ranks) made 2 threads slower than 1. Each parallel loop here instead runs one iteration
+    per thread that claims items until none are left, so a delayed thread takes fewer items.
+    Which thread paints a slab never changes its result, so the output stays bitwise the same."""
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+        one = context.get_constant(types.int64, 1)
+        return builder.atomic_rmw("add", ptr, one, "monotonic")
+    return types.int64(counter, slot), codegen
 
 
 @njit(**_JIT)
@@ -64,12 +84,15 @@ def paint_serial(grid, pos, wts, wstep, orig, ih, shape, per, P, ndim, fast, all
 
 
 @njit(parallel=True, **_JIT)
-def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim, fast):
+def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim, fast, nthreads):
     nslab = starts.shape[0] - 1
+    claims = np.zeros(2, np.int64)
     for colour in range(2):
-        for j in prange((nslab + 1) // 2):
-            k = 2 * j + colour
-            if k < nslab:
+        for _ in prange(nthreads):
+            while True:
+                k = 2 * _claim(claims, colour) + colour
+                if k >= nslab:
+                    break
                 _paint_range(grid, pos, wts, wstep, starts[k], starts[k + 1], orig, ih,
                              shape, per, P, ndim, fast)
 
@@ -89,40 +112,69 @@ def check_positions(pos, orig, ih, shape, per, P, ndim, allow_outside):
     return status
 
 
+@njit(**_JIT)
+def _histogram(pos, lo, hi, orig, ih, shape, per, P, ndim, allow_outside, inv_width, nslab, key,
+               hist, nbad):
+    """First sort pass over particles ``lo:hi``: slab keys, their histogram, bad particles."""
+    for q in range(lo, hi):
+        x1 = np.float64(pos[q, 1]) if ndim > 1 else 0.0
+        x2 = np.float64(pos[q, 2]) if ndim > 2 else 0.0
+        if is_bad(np.float64(pos[q, 0]), x1, x2, orig, ih, shape, per, P, ndim, allow_outside):
+            nbad[0] += 1
+            key[q] = 0
+            continue
+        s = window_weights((pos[q, 0] - orig[0]) * ih[0] - 0.5, P)[0]
+        if per[0]:
+            s = wrap(s, shape[0])
+        k = int((s + 0.5) * inv_width)  # s // width without a division: exact
+        if k < 0:
+            k = 0
+        if k >= nslab:
+            k = nslab - 1
+        key[q] = k
+        hist[k] += 1
+
+
+@njit(**_JIT)
+def _scatter(pos, wts, wstep, lo, hi, key, off, pos_s, wts_s, index):
+    """Second sort pass: particles ``lo:hi`` to their places (``off``: next free row per slab)."""
+    for q in range(lo, hi):
+        k = key[q]
+        d = off[k]
+        off[k] = d + 1
+        for a in range(pos.shape[1]):
+            pos_s[d, a] = pos[q, a]
+        if index.shape[0] > 0:
+            index[d] = q
+        if wstep:
+            for m in range(wts.shape[1]):
+                wts_s[d, m] = wts[q, m]
+
+
 @njit(parallel=True, **_JIT)
 def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, width, nslab,
-              key, pos_s, wts_s, index):
+              key, pos_s, wts_s, index, nthreads):
     """Validate, then stably sort particles (and weights) into slabs along axis 0.
 
     Fills the caller's ``key`` (N,) int32 scratch, ``pos_s`` (like ``pos``), ``wts_s``
     ((N, C), or (1, C) when ``wstep`` is 0) and ``index`` ((N,) with ``pos_s[d] =
     pos[index[d]]``, or empty when not wanted). Outputs come from NumPy (huge pages), not
     from here: first-touch page faults on a fresh 4 KiB-page array were half the sort time.
-    Returns ``(nbad, starts)``; with ``nbad > 0`` nothing is sorted."""
+    Returns ``(nbad, starts)``; with ``nbad > 0`` nothing is sorted. ``nthreads``: numba's
+    thread count (read in Python: a call to it from here could not be cached)."""
     n = pos.shape[0]
     hist = np.zeros((NCHUNK, nslab), np.int64)
     nbad = np.zeros(NCHUNK, np.int64)
     chunk = (n + NCHUNK - 1) // NCHUNK
     inv_width = 1.0 / width
-    for c in prange(NCHUNK):
-        for q in range(c * chunk, min(n, (c + 1) * chunk)):
-            x1 = np.float64(pos[q, 1]) if ndim > 1 else 0.0
-            x2 = np.float64(pos[q, 2]) if ndim > 2 else 0.0
-            if is_bad(np.float64(pos[q, 0]), x1, x2, orig, ih, shape, per, P, ndim,
-                      allow_outside):
-                nbad[c] += 1
-                key[q] = 0
-                continue
-            s = window_weights((pos[q, 0] - orig[0]) * ih[0] - 0.5, P)[0]
-            if per[0]:
-                s = wrap(s, shape[0])
-            k = int((s + 0.5) * inv_width)  # s // width without a division: exact
-            if k < 0:
-                k = 0
-            if k >= nslab:
-                k = nslab - 1
-            key[q] = k
-            hist[c, k] += 1
+    claims = np.zeros(2, np.int64)
+    for _ in prange(nthreads):
+        while True:
+            c = _claim(claims, 0)
+            if c >= NCHUNK:
+                break
+            _histogram(pos, c * chunk, min(n, (c + 1) * chunk), orig, ih, shape, per, P, ndim,
+                       allow_outside, inv_width, nslab, key, hist[c], nbad[c:c + 1])
     total_bad = nbad.sum()
     starts = np.zeros(nslab + 1, np.int64)
     if total_bad > 0:
@@ -137,20 +189,13 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
             o += hist[c, k]
     if not wstep:
         wts_s[0] = wts[0]
-    want_index = index.shape[0] > 0
-    for c in prange(NCHUNK):
-        off = offset[c].copy()
-        for q in range(c * chunk, min(n, (c + 1) * chunk)):
-            k = key[q]
-            d = off[k]
-            off[k] = d + 1
-            for a in range(pos.shape[1]):
-                pos_s[d, a] = pos[q, a]
-            if want_index:
-                index[d] = q
-            if wstep:
-                for m in range(wts.shape[1]):
-                    wts_s[d, m] = wts[q, m]
+    for _ in prange(nthreads):
+        while True:
+            c = _claim(claims, 1)
+            if c >= NCHUNK:
+                break
+            _scatter(pos, wts, wstep, c * chunk, min(n, (c + 1) * chunk), key, offset[c].copy(),
+                     pos_s, wts_s, index)
     return 0, starts
 
 
@@ -179,15 +224,20 @@ def _read_range(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim, allow_ou
 
 
 @njit(parallel=True, **_JIT)
-def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fast, out):
+def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fast, out, nthreads):
     """Gather the field at every particle into ``out`` (N, C), in parallel chunks; returns
     ``nbad`` (``out`` is unusable if it is not 0)."""
     n = pos.shape[0]
     nchunk = (n + chunk - 1) // chunk
     nbad = np.zeros(nchunk, np.int64)
-    for j in prange(nchunk):
-        nbad[j] = _read_range(field, pos, out, j * chunk, min(n, (j + 1) * chunk), orig, ih,
-                              shape, per, P, ndim, allow_outside, fast)
+    claims = np.zeros(1, np.int64)
+    for _ in prange(nthreads):
+        while True:
+            j = _claim(claims, 0)
+            if j >= nchunk:
+                break
+            nbad[j] = _read_range(field, pos, out, j * chunk, min(n, (j + 1) * chunk), orig, ih,
+                                  shape, per, P, ndim, allow_outside, fast)
     return nbad.sum()
 
 

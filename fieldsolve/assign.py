@@ -16,12 +16,12 @@ the window of order ``p`` (:mod:`fieldsolve.kernels.windows`); the weights of on
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import _assign_jit as K
 from . import fft
 from ._compat import api
-from ._threads import get_num_threads
 from .grid import Grid
 from .kernels.windows import get_window
 
@@ -143,9 +143,11 @@ def _fast(grid):
     return grid.ndim == 3
 
 
-def _slab_layout(n0, order):
-    """Even number of slabs along axis 0, each >= max(p-1, 1) planes; 1 slab if too few planes."""
-    width_min = max(order - 1, 1)
+def _slab_layout(n0, order, plane_bytes):
+    """Even number of slabs along axis 0, each >= max(p-1, 1) planes and >= 128 bytes of the
+    float64 grid (two slabs of one colour on one cache line made 2 threads paint a 1-D grid
+    1.7x slower than 1: false sharing); 1 slab if too few planes."""
+    width_min = max(order - 1, 1, -(-128 // plane_bytes))
     nslab = min(2 * (n0 // (2 * width_min)), _MAX_SLABS)
     if nslab < 2:
         return 1, n0
@@ -160,7 +162,7 @@ def _small(n, order, ndim):
 def _paint(grid, x, w, wstep, params, outside):
     orig, ih, shape, per, order, ndim = params
     grid3 = np.zeros((w.shape[1],) + shape)
-    nslab, width = _slab_layout(grid.shape[0], order)
+    nslab, width = _slab_layout(grid.shape[0], order, grid3[:, 0].nbytes)
     allow = outside == "drop"
     if _small(x.shape[0], order, ndim) or nslab == 1:
         if K.paint_serial(grid3, x, w, wstep, *params, _fast(grid), allow):
@@ -171,12 +173,12 @@ def _paint(grid, x, w, wstep, params, outside):
 
     def sort(x):
         return K.slab_sort(x, w, wstep, *params, allow, width, nslab, np.empty(x.shape[0], np.int32),
-                           xs, ws, np.empty(0, np.int64))
+                           xs, ws, np.empty(0, np.int64), numba.get_num_threads())
 
     nbad, starts = sort(x)
     if nbad:
         nbad, starts = sort(_checked_positions(grid, x, params, outside))
-    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid))
+    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid), numba.get_num_threads())
     return grid3
 
 
@@ -312,11 +314,11 @@ def interpolate(grid, field, positions, window="cic", *, outside="raise", interl
     shape3 = (f.shape[0],) + params[2]
     f3 = np.ascontiguousarray(f).reshape(shape3)
     allow = outside == "drop"
-    nslab, width = _slab_layout(grid.shape[0], window.order)
+    nslab, width = _slab_layout(grid.shape[0], window.order, 8 * f3[:, 0].size)
     index = None
     fast = _fast(grid) and window.order in (2, 3)
     prefetched_cic = fast and window.order == 2
-    serial = _small(x.shape[0], window.order, grid.ndim) or get_num_threads() == 1
+    serial = _small(x.shape[0], window.order, grid.ndim) or numba.get_num_threads() == 1
     if (not prefetched_cic and not _small(x.shape[0], window.order, grid.ndim) and nslab > 1
             and f3[0].nbytes > _READ_SORT_ABOVE):
         # Random-order gathers from a grid larger than the caches are latency bound; reading
@@ -328,7 +330,8 @@ def interpolate(grid, field, positions, window="cic", *, outside="raise", interl
 
         def sort(x):
             return K.slab_sort(x, ones, 0, *params, allow, width, nslab,
-                               np.empty(x.shape[0], np.int32), xs, ones.copy(), index)[0]
+                               np.empty(x.shape[0], np.int32), xs, ones.copy(), index,
+                               numba.get_num_threads())[0]
 
         if sort(x):
             sort(_checked_positions(grid, x, params, outside))
@@ -340,7 +343,7 @@ def interpolate(grid, field, positions, window="cic", *, outside="raise", interl
     def read(x):  # readout results do not depend on the path or the thread count
         if serial:
             return K.readout_serial(f3, x, *params, allow, fast, out)
-        return K.readout(f3, x, *params, allow, 4096, fast, out)
+        return K.readout(f3, x, *params, allow, 4096, fast, out, numba.get_num_threads())
 
     if read(x):
         read(_checked_positions(grid, x, params, outside))
