@@ -401,6 +401,8 @@ def main():
     ap.add_argument("--section", nargs="+", default=["all"],
                     choices=["all", "small", "load", "bounded", "throughput"])
     ap.add_argument("--no-numpy", action="store_true", help="skip the slow numpy reference")
+    ap.add_argument("--sizes", nargs="+", default=None, metavar="N:GRID",
+                    help="throughput cases, e.g. 10000000:128 (default: see --quick)")
     args = ap.parse_args()
     if args.threads:
         fs.set_num_threads(args.threads)
@@ -418,6 +420,8 @@ def main():
     if every or "throughput" in want:
         sizes = ([(10**6, 64), (10**6, 128)] if args.quick
                  else [(10**6, 128), (10**6, 256), (10**7, 128), (10**7, 256)])
+        if args.sizes:
+            sizes = [tuple(int(float(v)) for v in item.split(":")) for item in args.sizes]
         throughput(sizes, repeats, args.no_numpy)
     print()
     print(cond.footer())

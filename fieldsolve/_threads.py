@@ -20,6 +20,11 @@ import os
 
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["GOMP_SPINCOUNT"] = "3000"
+# numba's threading layer: OpenMP first, TBB last. numba would take TBB first where it loads;
+# measured on 2 cores, its 2-thread deposit ran no faster than 1 thread (0.96-1.04x), and from
+# a pip venv it loads only with the venv's lib/ on LD_LIBRARY_PATH. The kernels balance their
+# own work (see _assign_jit._claim), so any layer degrades gracefully under load.
+os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp workqueue tbb")
 
 __all__ = ["set_num_threads", "get_num_threads"]
 
