@@ -8,6 +8,11 @@ a 64^3 FFT right after a numba kernel took 8 ms instead of 0.8 ms on 2 cores. Un
 pyFFTW start their threads) sets ``GOMP_SPINCOUNT=3000``: a short spin that keeps back-to-back
 regions fast and frees the cores within microseconds. To override, set either variable before
 importing fieldsolve (it has no effect on a runtime another package already started).
+
+Threads per process: ``FIELDSOLVE_NUM_THREADS=n`` in the environment (read at import) sets the
+default and also caps numba's pool (``NUMBA_NUM_THREADS``, unless that is set), so several
+processes can share a node (MPI ranks, parallel jobs) without oversubscribing its cores;
+:func:`set_num_threads` and a run config's ``threads`` change it within the process.
 """
 from __future__ import annotations
 
@@ -15,13 +20,42 @@ import os
 
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
     os.environ["GOMP_SPINCOUNT"] = "3000"
+# numba's threading layer: OpenMP first, TBB last. numba would take TBB first where it loads;
+# measured on 2 cores, its 2-thread deposit ran no faster than 1 thread (0.96-1.04x), and from
+# a pip venv it loads only with the venv's lib/ on LD_LIBRARY_PATH. The kernels balance their
+# own work (see _assign_jit._claim), so any layer degrades gracefully under load.
+os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp workqueue tbb")
 
 __all__ = ["set_num_threads", "get_num_threads"]
 
-_state = {"threads": None}
+ENV = "FIELDSOLVE_NUM_THREADS"
+
+
+def _env_threads():
+    """The thread count from ``FIELDSOLVE_NUM_THREADS``, or None (unset, or not an integer >= 1:
+    then a warning, not an error at import)."""
+    value = os.environ.get(ENV, "").strip()
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        import warnings
+
+        warnings.warn(f"{ENV}={value!r} is not an integer >= 1; ignored", RuntimeWarning, stacklevel=2)
+        return None
+    return n
+
+
+_state = {"threads": _env_threads()}
+if _state["threads"] is not None:
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(_state["threads"]))
 
 
 def _default_threads() -> int:
+    """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
@@ -29,7 +63,8 @@ def _default_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """Threads used by FFTs and by the parallel deposit/readout kernels."""
+    """Threads used by FFTs and by the parallel deposit/readout kernels: the last
+    :func:`set_num_threads`, else ``FIELDSOLVE_NUM_THREADS``, else the usable cores."""
     if _state["threads"] is None:
         _state["threads"] = _default_threads()
     return _state["threads"]

@@ -16,6 +16,7 @@ the window of order ``p`` (:mod:`fieldsolve.kernels.windows`); the weights of on
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import _assign_jit as K
@@ -26,7 +27,13 @@ from .kernels.windows import get_window
 
 __all__ = ["deposit", "interpolate", "sort_particles", "check_positions"]
 
-_SERIAL_BELOW = 20_000  # below this many particles the slab sort costs more than it saves
+# Below this much work (particles x stencil cells, N p^ndim) deposit paints in input order on
+# one thread and readout runs on one thread: a slab sort and waking a second thread cost more
+# than they save there (measured crossover on 2 cores: 1-5 ms of work; see docs/particle-mesh.md).
+# The deposit path depends on the problem only, never on the thread count, so results stay
+# bitwise identical for any thread count.
+_PARALLEL_WORK = 2_000_000
+_MAX_SLABS = 128  # more slabs only cost sort bookkeeping (4096 1-D cells: 2048 slabs, 5 ms)
 _READ_SORT_ABOVE = 32 << 20  # bytes per field component beyond which readout sorts by slab
 _OUTSIDE = ("raise", "drop")
 
@@ -51,13 +58,14 @@ def _positions(grid, positions):
 
 
 def _params(grid, window):
-    """Kernel arguments: per-axis arrays padded to 3 axes, window order, ndim."""
+    """Kernel arguments: per-axis tuples padded to 3 axes (scalars in registers for the
+    kernels, no per-call arrays), window order, ndim."""
     pad = 3 - grid.ndim
-    orig = np.array(grid.origin + (0.0,) * pad)
-    ih = np.array([1.0 / h for h in grid.spacing] + [1.0] * pad)
-    shape = np.array(grid.shape + (1,) * pad, dtype=np.int64)
-    per = np.array(grid.periodic + (True,) * pad)
-    return orig, ih, shape, per, window.order, grid.ndim
+    orig = tuple(float(o) for o in grid.origin) + (0.0,) * pad
+    ih = tuple(1.0 / h for h in grid.spacing) + (1.0,) * pad
+    shape = tuple(int(n) for n in grid.shape) + (1,) * pad
+    per = tuple(bool(p) for p in grid.periodic) + (True,) * pad
+    return orig, ih, shape, per, int(window.order), grid.ndim
 
 
 def _wrap_far(grid, x, far):
@@ -130,39 +138,47 @@ def _weights(weights, n, dtype=np.float64):
 
 
 def _fast(grid):
-    """The hand-unrolled kernels cover 3-D, fully periodic CIC/TSC (any number of components)."""
-    return grid.ndim == 3 and grid.all_periodic
+    """The hand-unrolled kernels cover 3-D CIC/TSC, periodic or bounded axes, any number of
+    components."""
+    return grid.ndim == 3
 
 
-def _slab_layout(n0, order):
-    """Even number of slabs along axis 0, each >= max(p-1, 1) planes; 1 slab if too few planes."""
-    width_min = max(order - 1, 1)
-    nslab = 2 * (n0 // (2 * width_min))
+def _slab_layout(n0, order, plane_bytes):
+    """Even number of slabs along axis 0, each >= max(p-1, 1) planes and >= 128 bytes of the
+    float64 grid (two slabs of one colour on one cache line made 2 threads paint a 1-D grid
+    1.7x slower than 1: false sharing); 1 slab if too few planes."""
+    width_min = max(order - 1, 1, -(-128 // plane_bytes))
+    nslab = min(2 * (n0 // (2 * width_min)), _MAX_SLABS)
     if nslab < 2:
         return 1, n0
     return nslab, n0 // nslab
 
 
+def _small(n, order, ndim):
+    """Too little work for the slab sort or a second thread (see ``_PARALLEL_WORK``)."""
+    return n * order**ndim < _PARALLEL_WORK
+
+
 def _paint(grid, x, w, wstep, params, outside):
     orig, ih, shape, per, order, ndim = params
-    grid3 = np.zeros((w.shape[1],) + tuple(int(s) for s in shape))
-    nslab, width = _slab_layout(grid.shape[0], order)
+    grid3 = np.zeros((w.shape[1],) + shape)
+    nslab, width = _slab_layout(grid.shape[0], order, grid3[:, 0].nbytes)
     allow = outside == "drop"
-    if x.shape[0] < _SERIAL_BELOW or nslab == 1:
-        if K.check_positions(x, *params, allow).any():
+    if _small(x.shape[0], order, ndim) or nslab == 1:
+        if K.paint_serial(grid3, x, w, wstep, *params, _fast(grid), allow):
             x = _checked_positions(grid, x, params, outside)
-        K.paint_serial(grid3, x, w, wstep, *params, _fast(grid))
+            K.paint_serial(grid3, x, w, wstep, *params, _fast(grid), allow)
         return grid3
     xs, ws = np.empty_like(x), np.empty_like(w)
 
     def sort(x):
         return K.slab_sort(x, w, wstep, *params, allow, width, nslab, np.empty(x.shape[0], np.int32),
-                           xs, ws, np.empty(0, np.int64))
+                           xs, ws, np.empty(0, np.int64), numba.get_num_threads())
 
     nbad, starts = sort(x)
     if nbad:
         nbad, starts = sort(_checked_positions(grid, x, params, outside))
-    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid))
+    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid), numba.get_num_threads())
     return grid3
 
 
@@ -295,14 +311,15 @@ def interpolate(grid, field, positions, window="cic", *, outside="raise", interl
         f = f.astype(np.float64)
     x = _positions(grid, positions)
     params = _params(grid, window)
-    shape3 = (f.shape[0],) + tuple(int(s) for s in params[2])
+    shape3 = (f.shape[0],) + params[2]
     f3 = np.ascontiguousarray(f).reshape(shape3)
     allow = outside == "drop"
-    nslab, width = _slab_layout(grid.shape[0], window.order)
+    nslab, width = _slab_layout(grid.shape[0], window.order, 8 * f3[:, 0].size)
     index = None
     fast = _fast(grid) and window.order in (2, 3)
     prefetched_cic = fast and window.order == 2
-    if (not prefetched_cic and x.shape[0] >= _SERIAL_BELOW and nslab > 1
+    serial = _small(x.shape[0], window.order, grid.ndim) or numba.get_num_threads() == 1
+    if (not prefetched_cic and not _small(x.shape[0], window.order, grid.ndim) and nslab > 1
             and f3[0].nbytes > _READ_SORT_ABOVE):
         # Random-order gathers from a grid larger than the caches are latency bound; reading
         # slab by slab keeps each slab's few planes in cache. Results go back in input order.
@@ -313,7 +330,8 @@ def interpolate(grid, field, positions, window="cic", *, outside="raise", interl
 
         def sort(x):
             return K.slab_sort(x, ones, 0, *params, allow, width, nslab,
-                               np.empty(x.shape[0], np.int32), xs, ones.copy(), index)[0]
+                               np.empty(x.shape[0], np.int32), xs, ones.copy(), index,
+                               numba.get_num_threads())[0]
 
         if sort(x):
             sort(_checked_positions(grid, x, params, outside))
@@ -321,9 +339,14 @@ def interpolate(grid, field, positions, window="cic", *, outside="raise", interl
     # outputs allocated here, not in the kernels: NumPy's large arrays get huge pages, which
     # saves most of the first-touch page-fault cost
     out = np.empty((x.shape[0], f.shape[0]))
-    if K.readout(f3, x, *params, allow, 4096, fast, out):
-        x = _checked_positions(grid, x, params, outside)
-        K.readout(f3, x, *params, allow, 4096, fast, out)
+
+    def read(x):  # readout results do not depend on the path or the thread count
+        if serial:
+            return K.readout_serial(f3, x, *params, allow, fast, out)
+        return K.readout(f3, x, *params, allow, 4096, fast, out, numba.get_num_threads())
+
+    if read(x):
+        read(_checked_positions(grid, x, params, outside))
     if index is not None:
         out = K.unsort_rows(out, index, np.empty_like(out))
     return out if vector else out[:, 0]

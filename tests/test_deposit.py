@@ -26,12 +26,22 @@ def _bounded(grid):
     return Grid(grid.shape, grid.box, grid.origin, periodic=False)
 
 
+@pytest.fixture(params=["serial", "slab"])
+def path(request, monkeypatch):
+    """Run a test on the serial (input-order) path and on the slab-sorted parallel path, which
+    ``assign`` otherwise picks by the amount of work."""
+    from fieldsolve import assign
+
+    monkeypatch.setattr(assign, "_PARALLEL_WORK", 1 << 62 if request.param == "serial" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("dim", ["1d", "2d", "3d"])
 @pytest.mark.parametrize("periodic", [True, False])
-def test_mass_conservation(scheme, dim, periodic, rng):
+def test_mass_conservation(scheme, dim, periodic, rng, path):
     grid = GRIDS[dim] if periodic else _bounded(GRIDS[dim])
-    n = 30_000  # above the serial threshold: exercises the slab-parallel path
+    n = 30_000
     if periodic:  # anywhere on the line, wrapped
         x = np.array(grid.origin) + (rng.random((n, grid.ndim)) * 3 - 1) * np.array(grid.box)
     else:
@@ -60,7 +70,7 @@ def get_order(scheme):
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("dim", ["1d", "2d", "3d"])
 @pytest.mark.parametrize("periodic", [True, False])
-def test_readout_is_adjoint_of_deposit(scheme, dim, periodic, rng):
+def test_readout_is_adjoint_of_deposit(scheme, dim, periodic, rng, path):
     grid = GRIDS[dim] if periodic else _bounded(GRIDS[dim])
     n = 25_000
     x = _inside(grid, n, rng)
@@ -282,7 +292,7 @@ def test_out_argument(rng):
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_bitwise_identical_for_any_thread_count(scheme, rng):
+def test_bitwise_identical_for_any_thread_count(scheme, rng, path):
     grid = Grid((32, 24, 16), (1.0, 1.0, 0.5))
     x = rng.random((60_000, 3)) * np.array(grid.box)
     w = rng.random(60_000)
@@ -300,8 +310,8 @@ def test_bitwise_identical_for_any_thread_count(scheme, rng):
         assert r.tobytes() == results[0][1].tobytes()
 
 
-def test_slab_path_matches_serial_path(rng):
-    """The slab-parallel path (N above threshold) agrees with a plain numpy oracle."""
+def test_slab_path_matches_serial_path(rng, path):
+    """Both paths agree with a plain numpy oracle."""
     grid = Grid((20, 6), (2.0, 0.6))
     x = rng.random((50_000, 2)) * np.array(grid.box)
     d = deposit(grid, x, window="cic", density=False)
@@ -395,23 +405,41 @@ def test_out_of_box_on_bounded_axis_reports_count_and_axis():
 
 
 @pytest.mark.parametrize("scheme", ["cic", "tsc"])
-def test_unrolled_fast_path_matches_generic_kernel(scheme, rng, monkeypatch):
-    """3-D periodic CIC/TSC take hand-unrolled kernels (readout with prefetching); the generic
-    kernels must agree to rounding, for scalar and 2-component paint and readout."""
+@pytest.mark.parametrize("periodic, outside", [(True, "raise"), (False, "raise"), (False, "drop"),
+                                               ((True, False, True), "drop")])
+def test_unrolled_fast_path_matches_generic_kernel(scheme, periodic, outside, rng, monkeypatch, path):
+    """3-D CIC/TSC take hand-unrolled kernels (readout with prefetching) on periodic, bounded
+    and mixed grids; particles whose stencil a bounded axis cuts (``outside="drop"``) fall back
+    to the generic code inside them. The generic kernels must agree to rounding, point by point,
+    for scalar and 2-component paint and readout, on both deposit paths."""
     from fieldsolve import assign
 
-    grid = Grid((12, 10, 9), (1.0, 1.3, 0.8), origin=(0.1, -0.2, 0.3))
-    x = rng.random((30_000, 3)) * 3 - 1
-    w = rng.random((30_000, 2))
+    grid = Grid((12, 10, 9), (1.0, 1.3, 0.8), origin=(0.1, -0.2, 0.3), periodic=periodic)
+    n = 30_000
+    if outside == "drop":  # a fifth of the particles within a cell of a face or beyond it
+        lo, hi = np.array(grid.origin), np.array(grid.origin) + np.array(grid.box)
+        x = lo - 0.1 * (hi - lo) + 1.2 * (hi - lo) * rng.random((n, 3))
+    elif grid.all_periodic:
+        x = rng.random((n, 3)) * 3 - 1  # up to a period outside the box: wrapped
+    else:
+        x = _inside(grid, n, rng, margin_cells=1.5)
+    w = rng.random((n, 2))
     F = rng.standard_normal((2,) + grid.shape)
-    fast = [deposit(grid, x, w[:, 0], scheme), deposit(grid, x, w, scheme),
-            interpolate(grid, F[0], x, scheme), interpolate(grid, F, x, scheme)]
+
+    def run():
+        return [deposit(grid, x, w[:, 0], scheme, outside=outside),
+                deposit(grid, x, w, scheme, outside=outside),
+                interpolate(grid, F[0], x, scheme, outside=outside),
+                interpolate(grid, F, x, scheme, outside=outside)]
+
+    fast = run()
     monkeypatch.setattr(assign, "_fast", lambda grid: False)
-    generic = [deposit(grid, x, w[:, 0], scheme), deposit(grid, x, w, scheme),
-               interpolate(grid, F[0], x, scheme), interpolate(grid, F, x, scheme)]
+    generic = run()
     for a, b in zip(fast, generic):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13 * np.abs(b).max())
+    if outside == "drop":  # the cut stencils were there, and lost weight
+        assert fast[0].sum() * grid.cell_volume < w[:, 0].sum() * 0.99
 
 
 @pytest.mark.parametrize("scheme", ["cic", "pcs"])
@@ -423,6 +451,7 @@ def test_slab_sorted_readout_returns_input_order_bitwise(scheme, rng, monkeypatc
     grid = Grid((24, 10, 8), (1.0, 1.0, 1.0), periodic=(True, False, True))
     x = _inside(grid, 40_000, rng)
     F = rng.standard_normal((2,) + grid.shape)
+    monkeypatch.setattr(assign, "_PARALLEL_WORK", 0)
     monkeypatch.setattr(assign, "_READ_SORT_ABOVE", 1 << 40)
     plain = interpolate(grid, F, x, scheme)
     monkeypatch.setattr(assign, "_READ_SORT_ABOVE", 0)
@@ -431,3 +460,25 @@ def test_slab_sorted_readout_returns_input_order_bitwise(scheme, rng, monkeypatc
     x[123, 1] = 5.0
     with pytest.raises(ValueError, match=r"axis 1: 1 \(first index 123"):
         interpolate(grid, F, x, scheme)
+
+
+@pytest.mark.parametrize("value, expected", [("1", "1 1"), ("bogus", "cores")])
+def test_threads_per_process_from_the_environment(value, expected):
+    """FIELDSOLVE_NUM_THREADS sets the default thread count and caps numba's pool; a value that
+    is not a positive integer is ignored with a warning."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import warnings; warnings.simplefilter('error', RuntimeWarning)\n"
+            "try:\n import fieldsolve as fs, numba\n"
+            " print(fs.get_num_threads(), numba.get_num_threads())\n"
+            "except RuntimeWarning as e: print('warned', e)")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env["FIELDSOLVE_NUM_THREADS"] = value
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    if expected == "cores":
+        assert out.startswith("warned") and "FIELDSOLVE_NUM_THREADS" in out
+    else:
+        assert out == expected
