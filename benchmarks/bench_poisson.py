@@ -153,8 +153,9 @@ def run(sizes, dtypes, repeat):
 
 
 def _fresh_spectrum(grid, name):
-    """The float64 spectrum of kernel ``name`` built from scratch: every in-memory cache of the
-    solver and of the lattice Green's function cleared, the disk cache off."""
+    """The float64 transfer function a solve of kernel ``name`` uses, built from scratch: every
+    in-memory cache of the solver and of the lattice Green's function cleared, the disk cache
+    off (``prepare``: the half the solver keeps, not the full layout ``transfer()`` expands)."""
     from fieldsolve.kernels import lattice
 
     fs.poisson._SPECTRUM_CACHE.clear()
@@ -163,7 +164,7 @@ def _fresh_spectrum(grid, name):
             obj.cache_clear()
     if hasattr(fs.poisson, "set_kernel_cache"):
         fs.poisson.set_kernel_cache(None)
-    return PoissonSolver(grid, name).spectrum()
+    return PoissonSolver(grid, name).prepare()
 
 
 def setup_ratios(sizes, kernels, repeat):

@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["rfftn", "irfftn", "fftn", "ifftn", "set_backend", "get_backend",
            "set_planner_effort", "get_planner_effort", "wisdom_path", "available_backends",
-           "execute", "multiply_real"]
+           "execute", "multiply_real", "multiply_mirrored", "mirrored_shape"]
 
 _settings = {"backend": "pyfftw" if _HAVE_PYFFTW else "scipy", "effort": "auto"}
 _MEASURE_FROM = 1 << 20  # "auto": transforms of at least this many points get FFTW_MEASURE
@@ -290,6 +290,34 @@ def multiply_real(X, r):
         mul_real(X.view(r.dtype).reshape(-1, 2), r.reshape(-1))
     else:
         X *= r
+    return X
+
+
+def mirrored_shape(shape):
+    """Shape of the half that :func:`multiply_mirrored` stores of a transfer function on the
+    rfft layout ``shape``: ``n // 2 + 1`` on every axis but the last (already halved)."""
+    return tuple(n // 2 + 1 for n in shape[:-1]) + tuple(shape[-1:])
+
+
+def multiply_mirrored(X, r):
+    """``X *= r`` in place, where ``r`` is a real transfer function that is even on every axis
+    but the last of the rfft layout (``r[i] = r[n - i]``: free-space and mixed Green's
+    functions) and is stored on :func:`mirrored_shape` only (the full layout is up to
+    ``2^(d-1)`` times larger). Returns ``X``."""
+    d = X.ndim
+    if r.shape != mirrored_shape(X.shape):
+        raise ValueError(f"transfer function of shape {r.shape} for a spectrum of shape {X.shape}; "
+                         f"expected {mirrored_shape(X.shape)}")
+    X3 = X.reshape((1,) * (3 - d) + X.shape)
+    r3 = np.ascontiguousarray(r.reshape((1,) * (3 - d) + r.shape), dtype=_COMPLEX[X.dtype])
+    if X3.flags.c_contiguous:
+        from ._fft_jit import mul_mirrored
+
+        mul_mirrored(X3.view(r3.dtype).reshape(X3.shape + (2,)), r3)
+    else:  # a strided view: NumPy indexing (rare; costs a temporary)
+        idx = np.ix_(*[np.minimum(np.arange(n), n - np.arange(n)) for n in X3.shape[:2]],
+                     np.arange(X3.shape[2]))
+        X3 *= r3[idx]
     return X
 
 

@@ -193,11 +193,35 @@ class PoissonSolver:
         return self.transfer(dtype)
 
     def transfer(self, dtype=np.float64):
-        """Real transfer function of the kernel on the rfft layout of :attr:`padded_shape`.
+        """Real transfer function of the kernel on the rfft layout of :attr:`padded_shape`
+        (free and mixed grids keep only its even half, :func:`fieldsolve.fft.mirrored_shape`,
+        and expand it here on request).
 
         Computed once (in float64) and cached per dtype, in memory and, when
         :func:`set_kernel_cache` is on, on disk. For periodic kernels this is ``G_hat(k)`` with
         ``G_hat(0) = 0``."""
+        stored = self._stored(dtype)
+        if self.grid.all_periodic:
+            return stored
+        key = ("full", np.dtype(dtype))
+        full = self._spec.get(key)
+        if full is None:
+            full = np.empty(self._full_shape(), stored.dtype)
+            idx = [np.minimum(np.arange(n), n - np.arange(n)) for n in self.padded_shape[:-1]]
+            full[...] = stored[np.ix_(*idx, np.arange(stored.shape[-1]))]
+            full.setflags(write=False)
+            self._spec[key] = full
+        return full
+
+    def prepare(self, dtype=np.float64):
+        """Build (or fetch from the caches) the transfer function a solve of ``dtype`` uses,
+        now rather than in the first :meth:`solve`; returns the solver."""
+        self._stored(dtype)
+        return self
+
+    def _stored(self, dtype=np.float64):
+        """The transfer function as kept: the full rfft layout on periodic grids, the even half
+        (:func:`fieldsolve.fft.mirrored_shape`) on free and mixed ones; cached per dtype."""
         dtype = np.dtype(dtype)
         spec = self._spec.get(dtype)
         if spec is None:
@@ -227,10 +251,14 @@ class PoissonSolver:
                 self._spec[dtype] = spec
         return spec
 
-    def _spectrum_shape(self):
+    def _full_shape(self):
         shape = list(self.padded_shape)
         shape[-1] = shape[-1] // 2 + 1
         return tuple(shape)
+
+    def _spectrum_shape(self):
+        full = self._full_shape()
+        return full if self.grid.all_periodic else fft.mirrored_shape(full)
 
     def _disk_key(self):
         """Key of this solver's spectrum in the on-disk cache, or None (cache off, periodic
@@ -262,7 +290,9 @@ class PoissonSolver:
         if self.transfer_factor is not None:
             g = self.grid
             padded = Grid(self.padded_shape, tuple(h * n for h, n in zip(g.spacing, self.padded_shape)))
-            spec = spec * np.asarray(self.transfer_factor(padded), dtype=np.float64)
+            factor = np.broadcast_to(np.asarray(self.transfer_factor(padded), dtype=np.float64),
+                                     self._full_shape())
+            spec = spec * factor[tuple(slice(0, n) for n in spec.shape)]
         return spec
 
     def _kernel_spectrum(self):
@@ -270,7 +300,7 @@ class PoissonSolver:
         if isinstance(self.kernel, PeriodicKernel):
             return self.kernel.transfer(g)
         if not self.periodic_axes:
-            return self.kernel.transfer(g, self.padded_shape, self.geometry)
+            return self.kernel.transfer(g, self.padded_shape, self.geometry, half=True)
         # mixed: per transverse mode |k_perp|, a lag kernel on the free axes
         kvec = []
         for a in self.periodic_axes:
@@ -287,7 +317,8 @@ class PoissonSolver:
         # move axes into grid order
         order = list(self.free_axes) + list(self.periodic_axes)
         arr = np.moveaxis(oct_, list(range(g.ndim)), order)
-        return padded_transfer(arr, free_axes=self.free_axes)
+        half = padded_transfer(arr, free_axes=self.free_axes)
+        return np.ascontiguousarray(half[tuple(slice(0, n) for n in fft.mirrored_shape(half.shape))])
 
     # -- solve ---------------------------------------------------------------------------------
     def solve(self, f):
@@ -295,7 +326,7 @@ class PoissonSolver:
 
         Periodic grids drop the ``k = 0`` mode (zero-mean ``phi`` of ``f - mean(f)``)."""
         f = _check_source(self.grid, f, check_finite=False)
-        spec = self.transfer(f.dtype)
+        spec = self._stored(f.dtype)
         if self.grid.all_periodic:
             X = fft.rfftn(f)
             _check_sum(X)
@@ -335,7 +366,7 @@ class PoissonSolver:
         X = fft.rfftn(fp)
         del fp
         _check_sum(X)
-        fft.multiply_real(X, spec)
+        fft.multiply_mirrored(X, spec)
         phi = fft.irfftn(X, self.padded_shape, overwrite_input=True)
         return np.ascontiguousarray(phi[tuple(slice(0, n) for n in g.shape)])
 
@@ -374,7 +405,7 @@ class PoissonSolver:
                 region[a] = slice(None)
             fft.execute("c2c_f", B[tuple(region)], B[tuple(region)], a)
         _check_sum(B)
-        fft.multiply_real(B, spec)
+        fft.multiply_mirrored(B, spec)
         for a in reversed(order):
             fft.execute("c2c_b", B[tuple(region)], B[tuple(region)], a)
             region[a] = slice(0, n[a])

@@ -414,7 +414,8 @@ def test_unit_source_returns_the_kernel():
 def test_kernel_spectrum_shared_between_solvers():
     g = fs.Grid((8, 8, 8), 1.0, periodic=False)
     a, b = PoissonSolver(g, "lgf"), PoissonSolver(g, "lgf")
-    assert a.transfer() is b.transfer()
+    assert a._stored() is b._stored()  # the kept (even-half) transfer function is shared
+    np.testing.assert_array_equal(a.transfer(), b.transfer())
     assert PoissonSolver(g, "hej4", alpha=1.0).transfer() is not PoissonSolver(g, "hej4").transfer()
     assert not np.array_equal(PoissonSolver(g, "hej4", alpha=1.0).transfer(),
                               PoissonSolver(g, "hej4").transfer())
@@ -687,3 +688,19 @@ def test_kernel_cache_unwritable_directory_warns(tmp_path, monkeypatch):
     with pytest.warns(RuntimeWarning, match="cannot write the kernel cache"):
         s = PoissonSolver(fs.Grid((8, 8), 1.0, periodic=False), "lgf").transfer()
     assert s.shape == (16, 9)
+
+
+@pytest.mark.parametrize("shape, periodic, padding", [((8, 6, 10), False, "2n"), ((7, 9), False, "2n-1"),
+                                                      ((9,), False, "2n-1"), ((8, 6, 10), (True, False, True), "2n")])
+def test_kept_half_transfer_expands_to_the_full_one(shape, periodic, padding):
+    """Free and mixed solvers keep the transfer function's even half only (8x less memory in 3D
+    than the (2N)^2 (N+1) layout); it is the full one, which is even in every non-halved axis."""
+    g = fs.Grid(shape, 1.0, periodic=periodic)
+    s = PoissonSolver(g, "chat2", padding=padding)
+    full, half = s.transfer(), s._stored()
+    assert half.shape == fft.mirrored_shape(full.shape)
+    for a in range(g.ndim - 1):
+        np.testing.assert_array_equal(full, np.roll(np.flip(full, a), 1, a))
+    np.testing.assert_array_equal(full[tuple(slice(0, n) for n in half.shape)], half)
+    X = np.random.default_rng(0).normal(size=full.shape) + 1j
+    np.testing.assert_allclose(fft.multiply_mirrored(X.copy(), half), X * full, rtol=1e-15, atol=0)

@@ -177,13 +177,14 @@ def test_vgf_truncated_symbol(ndim, geometry):
         assert abs(got - val) < 1e-9 * max(1, abs(val)), (k, got, val)
 
 
-def test_vgf_dct_equals_classic_4n_fft():
-    """The (2N+1)^d DCT-I precomputation equals the classic 4N-point FFT of the sampled symbol."""
+def test_vgf_dct_equals_classic_oversampled_fft():
+    """The pruned DCT-I precomputation equals the classic sigma N-point FFT of the sampled
+    symbol (sigma = 3 >= (L + D)/D = 2.56 here)."""
     n, h = 12, 1 / 12
     ker = green.VGFKernel()
     octant = ker.octant((h, h), (n, n))
     L = 1.1 * math.sqrt(2)
-    k = 2 * np.pi * np.fft.fftfreq(4 * n, d=h)
+    k = 2 * np.pi * np.fft.fftfreq(3 * n, d=h)
     kk = np.hypot(*np.meshgrid(k, k, indexing="ij"))
     full = np.fft.ifftn(green.VGFKernel.transfer_truncated(kk, L, 2)).real
     np.testing.assert_allclose(octant, full[: n + 1, : n + 1], atol=1e-15 * np.abs(full).max() * 100)
@@ -378,8 +379,8 @@ def test_igf_isotropic_corner_grid_matches_quadrature():
 
 
 @pytest.mark.parametrize("box", [1.0, (1.0, 1.3, 0.8)])
-def test_vgf_3d_chunked_dct_equals_classic_4n_fft(box):
-    """3D: the chunked, pruned DCT-I (radial table for a cube) equals the 4N FFT."""
+def test_vgf_3d_chunked_dct_equals_classic_oversampled_fft(box):
+    """3D: the chunked, pruned DCT-I (radial table for a cube) equals the sigma N-point FFT."""
     n = 6
     g = fs.Grid((n,) * 3, box, periodic=False)
     ker = green.VGFKernel()
@@ -387,7 +388,7 @@ def test_vgf_3d_chunked_dct_equals_classic_4n_fft(box):
     L = 1.1 * math.sqrt(sum(b * b for b in g.box))
     ks = []
     for h, d in zip(g.spacing, g.box):
-        sigma = max(4, math.ceil((L + d) / d - 1e-12))
+        sigma = max(3, math.ceil((L + d) / d - 1e-12))
         sigma += (sigma * n) % 2
         ks.append(2 * np.pi * np.fft.fftfreq(sigma * n, d=h))
     kk = np.sqrt(sum(k * k for k in np.meshgrid(*ks, indexing="ij", sparse=True)))

@@ -291,7 +291,7 @@ def cell_integral(spacing, counts, geometry):
     return scale * total
 
 
-def octant_transfer(octant):
+def octant_transfer(octant, half=False):
     """Real spectrum (rfft layout) of the ``2N``-padded even kernel, straight from its octant.
 
     The padded kernel holds ``K[|lag|]`` for lags ``-N+1..N`` (with ``K[N]`` at index ``N``),
@@ -300,8 +300,11 @@ def octant_transfer(octant):
     of the non-halved axes. So the spectrum costs one DCT-I of ``(N+1)^d`` reals and a mirror
     copy instead of an FFT of the ``(2N)^d`` padded array (no padded temporaries). Equal to
     ``padded_transfer(pad_kernel(octant, 2N))`` (:mod:`.free`) to rounding (tested).
+    ``half=True`` returns the DCT-I alone: the spectrum's values for the non-negative lags.
     """
     dct = scipy.fft.dctn(np.asarray(octant, dtype=np.float64), type=1, workers=get_num_threads())
+    if half:  # the even half, fieldsolve.fft.mirrored_shape: the DCT-I itself
+        return dct
     n = [m - 1 for m in dct.shape[:-1]]
     out = np.empty(tuple(2 * m for m in n) + dct.shape[-1:])
     # copy every block from dct (a source that is not `out` spares numpy an overlap copy)

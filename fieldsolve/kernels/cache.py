@@ -14,7 +14,7 @@ import numpy as np
 __all__ = ["set_kernel_cache", "kernel_cache_path", "load", "save"]
 
 _DISK = {"path": None, "set": False}
-FORMAT = 1  # bump when the file layout or any kernel's values change
+FORMAT = 2  # bump when the file layout or any kernel's values change
 
 
 def set_kernel_cache(path):
