@@ -318,12 +318,28 @@ def _interrupted(exc) -> bool:
     return False
 
 
+_SIGINT = {"seen": False}
+
+
+def _on_sigint(signum, frame):
+    """Python's own behaviour (KeyboardInterrupt), remembered: C extensions can catch the
+    exception and report something else (pydantic-core once turned it into a validation error),
+    and the command line must still say "interrupted" and exit 130."""
+    _SIGINT["seen"] = True
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     """The command line; returns the exit status (see the module docstring)."""
     import signal
+    import threading
 
     debug, token = False, None
     previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_interrupt
+    previous_sigint = None
+    if threading.current_thread() is threading.main_thread():
+        _SIGINT["seen"] = False
+        previous_sigint = signal.signal(signal.SIGINT, _on_sigint)
     try:
         if hasattr(signal, "SIGXFSZ"):  # a write past ulimit -f fails (exit 1) instead of killing us
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -339,12 +355,14 @@ def main(argv=None) -> int:
                 raise ConfigError(f"--stop-after {args.stop_after}: must be >= 1")
             return args.func(args)
         except (ConfigError, ReadError) as exc:  # bad input: config, input files
+            if _SIGINT["seen"]:
+                raise KeyboardInterrupt from exc
             if debug:
                 traceback.print_exc()
             print(f"fieldsolve: error: {exc}", file=sys.stderr)
             return EXIT_INVALID
         except Exception as exc:  # noqa: BLE001 - one line for users, the traceback in the log
-            if _interrupted(exc):
+            if _interrupted(exc) or _SIGINT["seen"]:
                 raise KeyboardInterrupt from exc
             if debug:
                 traceback.print_exc()
@@ -357,6 +375,9 @@ def main(argv=None) -> int:
         return 130
     finally:
         sys.unraisablehook = previous_hook
+        if previous_sigint is not None:
+            # after an interrupt, ignore a second Ctrl-C while the interpreter shuts down
+            signal.signal(signal.SIGINT, signal.SIG_IGN if _SIGINT["seen"] else previous_sigint)
         if token is not None:
             from .config import COMMAND_LINE
 
