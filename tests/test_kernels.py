@@ -153,3 +153,26 @@ def test_poisson_solver_spectrum_is_the_older_name_of_transfer():
     s = fs.PoissonSolver(fs.Grid((8, 8), 1.0))
     with pytest.warns(DeprecationWarning, match="transfer"):
         assert s.spectrum() is s.transfer()
+
+
+def test_transfer_on_a_block_is_the_block_of_the_transfer():
+    """Kernels evaluated on a block of the real-FFT layout (a rank's share of a distributed
+    spectrum, fieldsolve.parallel.GridBlock) give that block of the global transfer function:
+    the k = 0 mode and the Nyquist planes are found by mode number, not by index."""
+    from fieldsolve.parallel import GridBlock
+    g = fs.Grid((8, 6, 10), (1.0, 1.2, 0.9))
+    iso = fs.Grid((8, 6, 10), (1.0, 0.75, 1.25))
+    for grid in (g, iso):
+        for sl in [(slice(0, 8), slice(0, 6), slice(2, 5)), (slice(3, 7), slice(1, 6), slice(0, 2)),
+                   (slice(0, 8), slice(0, 6), slice(5, 6))]:
+            b = GridBlock(grid, sl)
+            ks = [kernels.get("periodic", n) for n in ("spectral", "fd2", "fd4", "optimal")]
+            ks += [kernels.get("gradient", m, axis=a) for m in ("spectral", "fd4") for a in range(3)]
+            ks += [kernels.get("window", "tsc"), kernels.get("filter", "gaussian", width=0.3),
+                   kernels.get("periodic", "optimal", interlace=True, split=0.1)]
+            if grid is iso:
+                ks.append(kernels.get("periodic", "mehrstellen4"))
+            for k in ks:
+                full = np.broadcast_to(k.transfer(grid), grid.rfft_shape)[sl]
+                np.testing.assert_allclose(np.broadcast_to(k.transfer(b), b.rfft_shape), full,
+                                           rtol=1e-14, atol=0, err_msg=repr(k))

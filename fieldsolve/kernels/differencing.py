@@ -38,10 +38,11 @@ def differencing_symbols(grid, method, rfft=True):
     for a, k in enumerate(grid.kvectors(rfft=rfft)):
         h = grid.spacing[a]
         if method == "spectral":
-            k = k.copy()
             n = grid.shape[a]
             if n % 2 == 0:  # i k on the Nyquist plane is not the transform of a real field
-                k[(0,) * a + (n // 2,)] = 0.0
+                # by mode number, not index: a block of the layout (fieldsolve.parallel) works too
+                m = grid.mode_numbers(a, rfft=rfft).reshape(k.shape)
+                k = np.where(np.abs(m) == n // 2, 0.0, k)
             out.append(k)
         elif method == "fd2":
             out.append(np.sin(k * h) / h)

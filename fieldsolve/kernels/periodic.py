@@ -43,7 +43,7 @@ class PeriodicKernel(GreenKernel):
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.asarray(self._raw(grid, rfft), dtype=np.float64)
         g = np.broadcast_to(g, grid.rfft_shape if rfft else grid.shape).copy()
-        g.flat[0] = 0.0
+        g[grid.k2(rfft=rfft) == 0] = 0.0  # the k = 0 mode (wherever it is in a block of the layout)
         rs = self.options.get("split")
         if rs:
             g *= np.exp(-grid.k2(rfft=rfft) * float(rs) ** 2)
@@ -187,7 +187,7 @@ class OptimalKernel(PeriodicKernel):
             g = -num / (dd * usum * usum)
         g = np.broadcast_to(np.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0),
                             grid.rfft_shape if rfft else grid.shape).copy()
-        g.flat[0] = 0.0
+        g[grid.k2(rfft=rfft) == 0] = 0.0
         return g
 
 

@@ -1,0 +1,73 @@
+"""MPI, only when launched under it: the communicator, the threads each rank may use, and ending
+every rank when one fails.
+
+fieldsolve imports mpi4py only when a launcher started this process (``mpiexec`` sets
+``PMI_SIZE``/``PMI_RANK`` for MPICH and ``OMPI_COMM_WORLD_SIZE`` for Open MPI) or when a
+communicator is passed in; serial use never imports it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["launched", "world", "rank", "size", "threads_per_rank", "abort_on_error", "serial"]
+
+_LAUNCH_VARS = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_RANK")
+
+
+def launched() -> bool:
+    """True when an MPI launcher started this process (even with one rank)."""
+    return any(v in os.environ for v in _LAUNCH_VARS)
+
+
+def world():
+    """``MPI.COMM_WORLD`` under a launcher, else None (mpi4py is not imported)."""
+    if not launched():
+        return None
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("this process was started by an MPI launcher but mpi4py is not installed; "
+                           "install the extra: pip install 'fieldsolve[mpi]' (see the README)") from exc
+    return MPI.COMM_WORLD
+
+
+def serial(comm) -> bool:
+    return comm is None or comm.Get_size() == 1
+
+
+def rank(comm) -> int:
+    return 0 if comm is None else comm.Get_rank()
+
+
+def size(comm) -> int:
+    return 1 if comm is None else comm.Get_size()
+
+
+def threads_per_rank(comm) -> int:
+    """Cores visible to this process divided by the ranks sharing its node (at least 1): under
+    MPICH's launcher every rank sees every core, so all-cores-each would oversubscribe."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        cores = os.cpu_count() or 1
+    if comm is None:
+        return max(1, cores)
+    from mpi4py import MPI
+
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    try:
+        on_node = node.Get_size()
+    finally:
+        node.Free()
+    return max(1, cores // on_node)
+
+
+def abort_on_error(comm, exc, code=1):
+    """End every rank after ``exc`` on this one: print one line (rank 0 prints its own; others
+    name their rank) and ``Abort``, so the others never wait in a collective forever."""
+    if comm is None or comm.Get_size() == 1:
+        return
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    print(f"fieldsolve: failed on rank {comm.Get_rank()}: {text}", file=sys.stderr, flush=True)
+    comm.Abort(code)
