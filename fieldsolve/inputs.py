@@ -201,7 +201,7 @@ def load_inputs(cfg) -> dict:
     return {}
 
 
-def preflight(cfg, out=None, *, overwrite=False, force=False, strict=True, n_particles=None):
+def preflight(cfg, out=None, *, overwrite=False, force=False, strict=True, n_particles=None, ranks=1):
     """Every check a run makes before it writes anything, cheapest first. Returns
     ``(inputs, memory estimate, notes)``. A resumed run passes ``n_particles`` (its state comes
     from the checkpoint, so no input file is read)."""
@@ -213,7 +213,8 @@ def preflight(cfg, out=None, *, overwrite=False, force=False, strict=True, n_par
         notes += [note] if note else []
     note = effective_threads(cfg)[1]
     notes += [note] if note else []
-    est = check_memory(cfg, particle_count(cfg) if n_particles is None else n_particles, force=force)
+    est = check_memory(cfg, particle_count(cfg) if n_particles is None else n_particles, force=force,
+                       ranks=ranks)
     check_solver(cfg)
     inputs = load_inputs(cfg) if n_particles is None else {}
     return inputs, est, notes

@@ -110,8 +110,10 @@ def _rss() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux/BSD report KiB
 
 
-def estimate_memory(cfg, n_particles=None) -> dict:
-    """Peak memory of a run (bytes), by part; see the module docstring for the model.
+def estimate_memory(cfg, n_particles=None, ranks=1) -> dict:
+    """Peak memory of a run (bytes), by part; see the module docstring for the model. With
+    ``ranks`` > 1 (MPI), the peak of one rank: particles, mesh and padded buffers divided among
+    the ranks (a 1-D mesh is replicated on every rank), the runtime and libraries on each.
 
     Keys: ``parts`` (list of ``(bytes, description)``, largest first), ``run_bytes`` (their
     sum: what the run adds), ``process_bytes`` (this process now), ``total_bytes`` (both),
@@ -124,16 +126,20 @@ def estimate_memory(cfg, n_particles=None) -> dict:
     periodic = cfg.grid.per_axis("periodic")
     cells = math.prod(shape)
     n = particle_count(cfg) if n_particles is None else int(n_particles)
+    ranks = max(1, int(ranks))
+    mesh_share = 1.0 if nd == 1 else 1.0 / ranks  # 1-D meshes are replicated, others split
+    n = -(-n // ranks)  # particles per rank (evenly spread)
     parts = []
     particle_bytes = n * 8 * (5 * nd + 2 + (4 if cfg.kind == "pic" else 0))
     if n:
         parts.append((particle_bytes, f"{n:,} particles ({particle_bytes // n} B each)"))
-    mesh = 8 * cells * _mesh_fields(cfg, nd)
-    parts.append((mesh, f"mesh arrays on the {tuple(shape)} grid"))
+    mesh = 8 * cells * _mesh_fields(cfg, nd) * mesh_share
+    parts.append((mesh, f"mesh arrays on the {tuple(shape)} grid" + (f" (1/{ranks} per rank)"
+                                                                     if mesh_share < 1 else "")))
     fft = 0
     if cfg.kind != "les" and not all(periodic):
         padded = [2 * s if not p else s for s, p in zip(shape, periodic)]
-        fft = 8 * math.prod(padded) * _FREE_SPACE
+        fft = 8 * math.prod(padded) * _FREE_SPACE * mesh_share
         parts.append((fft, f"free-space Green's function and FFT buffers on the padded {tuple(padded)} grid"))
     parts.append((_RUNTIME[cfg.kind], "compiled kernels and FFT plans"))
     if getattr(cfg.output, "plots", False):
@@ -146,7 +152,7 @@ def estimate_memory(cfg, n_particles=None) -> dict:
     item = np.dtype(cfg.output.dtype).itemsize
     comps = 2 * nd + nd * (nd + 1) // 2 + 2 if cfg.kind == "les" else 2 + nd
     snapshot = item * (cells * comps + 2 * nd * n) + 8 * n
-    return {"parts": parts, "run_bytes": run_bytes, "process_bytes": process,
+    return {"parts": parts, "run_bytes": run_bytes, "process_bytes": process, "ranks": ranks,
             "total_bytes": process + run_bytes, "largest": f"{parts[0][1]}, {human_bytes(parts[0][0])}",
             "particles": n, "grid_bytes": int(mesh + fft), "particle_bytes": int(particle_bytes),
             "snapshot_bytes": int(snapshot)}
@@ -230,18 +236,21 @@ def available_memory():
     return min(found)
 
 
-def check_memory(cfg, n_particles=None, *, force=False) -> dict:
+def check_memory(cfg, n_particles=None, *, force=False, ranks=1) -> dict:
     """The estimate; :class:`ConfigError` if it exceeds ``resources.max_memory`` (when set)
-    or the available memory, unless ``force``."""
-    est = estimate_memory(cfg, n_particles)
+    or the available memory, unless ``force``. With MPI ``ranks``, the estimate is per rank and
+    the machine must hold all of them (one node: the conservative case)."""
+    est = estimate_memory(cfg, n_particles, ranks)
     limit = getattr(getattr(cfg, "resources", None), "max_memory", None)
     where = "resources.max_memory"
     if limit is None:
         limit, where = available_memory()
     est["limit_bytes"], est["limit"] = limit, where
-    if force or limit is None or est["run_bytes"] <= limit:
+    need = est["run_bytes"] * (est["ranks"] if where != "resources.max_memory" else 1)
+    if force or limit is None or need <= limit:
         return est
-    raise ConfigError(f"estimated peak memory {human_bytes(est['run_bytes'])} exceeds the "
+    per = f" ({est['ranks']} ranks x {human_bytes(est['run_bytes'])})" if est["ranks"] > 1 else ""
+    raise ConfigError(f"estimated peak memory {human_bytes(need)}{per} exceeds the "
                       f"{human_bytes(limit)} of {where} (largest part: {est['largest']}); make the "
                       f"grid or the particle count smaller, or override with {option('force')} or "
                       "resources.max_memory")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["extend", "fill", "reduce"]
+__all__ = ["extend", "reduce"]
 
 
 def _neighbours(decomp):

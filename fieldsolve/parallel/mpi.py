@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["launched", "world", "rank", "size", "threads_per_rank", "abort_on_error", "serial"]
+import numpy as np
+
+__all__ = ["launched", "world", "rank", "size", "threads_per_rank", "abort_on_error", "serial", "allsum",
+           "on_root"]
 
 _LAUNCH_VARS = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_RANK")
 
@@ -71,3 +74,34 @@ def abort_on_error(comm, exc, code=1):
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     print(f"fieldsolve: failed on rank {comm.Get_rank()}: {text}", file=sys.stderr, flush=True)
     comm.Abort(code)
+
+
+def allsum(comm, value):
+    """Sum of ``value`` (a number or array) over the ranks; ``value`` itself when serial."""
+    if comm is None or comm.Get_size() == 1:
+        return value
+    from mpi4py import MPI
+
+    if np.isscalar(value) or np.ndim(value) == 0:
+        return comm.allreduce(value, op=MPI.SUM)
+    value = np.ascontiguousarray(value)
+    out = np.empty_like(value)
+    comm.Allreduce(value, out, op=MPI.SUM)
+    return out
+
+
+def on_root(comm, fn, *args):
+    """Run ``fn`` on rank 0 only and hand its result (or its exception, re-raised on every rank)
+    to all: a failure on rank 0 must not leave the others waiting in the next collective."""
+    if comm is None or comm.Get_size() == 1:
+        return fn(*args)
+    result, error = None, None
+    if comm.Get_rank() == 0:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, on every rank
+            error = exc
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise error
+    return comm.bcast(result, root=0)

@@ -29,6 +29,7 @@ of its own.
 from __future__ import annotations
 
 import json
+import os
 
 from .. import files
 from ..config import ConfigError, dump_config
@@ -45,7 +46,7 @@ _RUNNERS = {"poisson": run_poisson, "les": run_les}
 
 
 def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progress=None,
-        stop_after=None, echo=True, force=False):
+        stop_after=None, echo=True, force=False, comm=None):
     """Run a simulation from a config (path, YAML text, dict or model).
 
     Everything that can be checked (config, input files, kernel and grid, memory, the output
@@ -71,17 +72,27 @@ def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progre
     force : bool
         Run even if the memory estimate exceeds the memory available (or
         ``resources.max_memory``).
+    comm : MPI communicator, optional
+        Run distributed over its ranks (default: ``MPI.COMM_WORLD`` when an MPI launcher
+        started this process, else serial). Every rank calls ``run`` with the same arguments;
+        rank 0 writes the run directory, the log and the summary.
     """
+    from ..parallel import mpi
+
+    if comm is None:
+        comm = mpi.world()
     if resume:
-        plan = plan_resume(config, out, overrides, force)
+        plan = plan_resume(config, out, overrides, force, comm=comm)
     else:
-        plan = plan_new(config, out, overrides, overwrite, force)
-        _prepare_dir(plan.out, overwrite)
+        plan = plan_new(config, out, overrides, overwrite, force, comm=comm)
+        mpi.on_root(comm, _prepare_dir, plan.out, overwrite)
 
     from .._threads import get_num_threads, set_num_threads
 
     threads_before = get_num_threads()
     threads, note = effective_threads(plan.cfg)
+    if threads is None and mpi.launched() and "FIELDSOLVE_NUM_THREADS" not in os.environ:
+        threads = mpi.threads_per_rank(comm)  # under MPICH every rank sees every core
     if threads is not None:
         set_num_threads(threads)
     try:
@@ -111,11 +122,14 @@ def _rewind(plan):
 
 
 def _run_in_dir(plan, progress, stop_after, echo, notes=()):
-    cfg, out = plan.cfg, plan.out
+    from ..parallel import mpi
+
+    cfg, out, comm = plan.cfg, plan.out, plan.comm
+    root = mpi.rank(comm) == 0
     resume = plan.resume_from is not None
-    prov = provenance(cfg, plan.entropy)
-    _start_dir(plan, prov)
-    with _Logging(out / "log.txt", echo):
+    prov = provenance(cfg, plan.entropy, mpi_size=mpi.size(comm))
+    mpi.on_root(comm, _start_dir, plan, prov)
+    with _Logging(out / "log.txt", echo, root=root):
         log.info("fieldsolve %s run %s -> %s%s", cfg.kind, cfg.name or "", out, " (resume)" if resume else "")
         for note in notes:
             log.warning("%s", note)
@@ -124,11 +138,11 @@ def _run_in_dir(plan, progress, stop_after, echo, notes=()):
         if cold():
             log.info("compiling numba kernels, first run only (about 15 s; later runs load them)...")
         try:
-            _rewind(plan)
+            mpi.on_root(comm, _rewind, plan)
             if cfg.kind in ("nbody", "pic"):
                 res = run_particles(plan, prov, progress, stop_after)
             else:
-                res = _RUNNERS[cfg.kind](cfg, out, prov, plan.inputs)
+                res = _RUNNERS[cfg.kind](cfg, out, prov, plan.inputs, comm)
         except ConfigError as exc:
             log.error("invalid input: %s", exc)
             raise
@@ -138,6 +152,8 @@ def _run_in_dir(plan, progress, stop_after, echo, notes=()):
             raise
         except Exception as exc:
             log.exception("run failed: %s", _describe(exc))
+            if not mpi.serial(comm):  # end every rank now: the others may wait in a collective
+                mpi.abort_on_error(comm, _describe(exc))
             raise RunError(_describe(exc), log=out / "log.txt") from exc
         log.info("%s", res.summary())
         return res

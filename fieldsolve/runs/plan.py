@@ -34,9 +34,10 @@ class Plan:
     resume_from: Path | None = None      # checkpoint to continue from
     checkpoint: tuple | None = None      # its (state, meta), already read and checked
     rewind: list = field(default_factory=list)  # outputs after resume_from that an extension replaces
+    comm: object = None                  # MPI communicator (None: serial)
 
 
-def plan_new(config, out, overrides, overwrite, force):
+def plan_new(config, out, overrides, overwrite, force, comm=None):
     if config is None:
         raise ConfigError("no config given")
     raw_text = None
@@ -44,10 +45,17 @@ def plan_new(config, out, overrides, overwrite, force):
         raw_text = read_config_text(config)  # copied to config.yaml as given
         config = load_yaml(raw_text, source=str(config))
     cfg = load_config(config, overrides)
-    cfg, entropy = _resolve_seed(cfg)
+    if comm is not None and comm.Get_size() > 1:  # one seed for every rank: rank 0's
+        cfg, entropy = comm.bcast(_resolve_seed(cfg) if comm.Get_rank() == 0 else None, root=0)
+    else:
+        cfg, entropy = _resolve_seed(cfg)
     out = Path(out) if out is not None else Path("runs") / (cfg.name or cfg.kind)
-    inputs, _, _ = preflight(cfg, out, overwrite=overwrite, force=force)
-    return Plan(cfg, out, entropy, raw_text, inputs)
+    inputs, _, _ = preflight(cfg, out, overwrite=overwrite, force=force, ranks=_size(comm))
+    return Plan(cfg, out, entropy, raw_text, inputs, comm=comm)
+
+
+def _size(comm):
+    return 1 if comm is None else comm.Get_size()
 
 
 _STATE_ARRAYS = {"nbody": ("position", "velocity", "acceleration", "mass", "id"),
@@ -105,7 +113,7 @@ def _rewound(out, step):
                              (out / "diags" / "gadget", "snap_*.hdf5")) for p in sorted(d.glob(pat)) if later(p)]
 
 
-def plan_resume(config, out, overrides, force):
+def plan_resume(config, out, overrides, force, comm=None):
     if out is None:
         raise ConfigError(f"{option('resume')} needs the run directory")
     out = Path(out)
@@ -134,11 +142,11 @@ def plan_resume(config, out, overrides, force):
     if changed:
         raise ConfigError(f"{option('resume', out)}: the config differs from the checkpointed run in "
                           f"{', '.join(changed)}; only {', '.join(RESUME_MUTABLE)} may change")
-    plan = Plan(cfg, out, resume_from=path, checkpoint=(state, meta))
+    plan = Plan(cfg, out, resume_from=path, checkpoint=(state, meta), comm=comm)
     if _check_end(cfg, meta, out) and meta.get("extend_from"):
         # the run ended with a step shortened to reach t_end: extend from just before it
         path, state, meta = _read_checkpoint(out, meta["extend_from"])
         plan.resume_from, plan.checkpoint = path, (state, meta)
         plan.rewind = _rewound(out, int(meta["step"]))
-    preflight(cfg, force=force, n_particles=np.shape(state["position"])[0])
+    preflight(cfg, force=force, n_particles=np.shape(state["position"])[0], ranks=_size(comm))
     return plan

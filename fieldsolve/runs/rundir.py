@@ -81,7 +81,7 @@ def _git_describe():
         return None
 
 
-def provenance(cfg, seed_entropy=None) -> dict:
+def provenance(cfg, seed_entropy=None, mpi_size=1) -> dict:
     import h5py
     import scipy
 
@@ -94,7 +94,7 @@ def provenance(cfg, seed_entropy=None) -> dict:
         "h5py": h5py.__version__, "hdf5": h5py.version.hdf5_version, "fft_backend": fft.get_backend(),
         "threads": get_num_threads(), "host": platform.node(), "platform": platform.platform(),
         "date_utc": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime()),
-        "command_line": list(sys.argv), "mpi_size": 1,
+        "command_line": list(sys.argv), "mpi_size": mpi_size,
         "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS")
                 if k in os.environ},
         "seed": cfg.seed, "seed_entropy": seed_entropy, "config_sha256": config_hash(cfg),
@@ -148,7 +148,10 @@ class _MessageOnly(logging.Formatter):
 
 
 class _Logging:
-    def __init__(self, path: Path, echo: bool):
+    def __init__(self, path: Path, echo: bool, root: bool = True):
+        if not root:  # MPI ranks other than 0 log nothing (rank 0 speaks for the run)
+            self.handlers = [logging.NullHandler()]
+            return
         self.handlers = [_LogFile(path, mode="a")]
         self.handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         if echo:
