@@ -321,11 +321,27 @@ def _interrupted(exc) -> bool:
 _SIGINT = {"seen": False}
 
 
+def _importing(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_sigint(signum, frame):
     """Python's own behaviour (KeyboardInterrupt), remembered: C extensions can catch the
     exception and report something else (pydantic-core once turned it into a validation error),
-    and the command line must still say "interrupted" and exit 130."""
+    and the command line must still say "interrupted" and exit 130. During an import the
+    interrupt waits until the import is done: a C extension interrupted while it initialises
+    prints a traceback of its own (numba's ``_dispatcher``) and fails with ImportError."""
     _SIGINT["seen"] = True
+    if _importing(frame):
+        import _thread
+        import threading
+
+        threading.Timer(0.02, _thread.interrupt_main).start()
+        return
     raise KeyboardInterrupt
 
 
@@ -368,6 +384,13 @@ def main(argv=None) -> int:
                 traceback.print_exc()
             print(_failure(exc), file=sys.stderr)
             return EXIT_FAIL
+    except Exception as exc:  # noqa: BLE001 - an import that a Ctrl-C broke (numba's C modules report ImportError)
+        if not (_SIGINT["seen"] or _interrupted(exc)):
+            raise
+        if debug:
+            traceback.print_exc()
+        print(_interrupt_message(exc), file=sys.stderr)
+        return 130
     except KeyboardInterrupt as exc:
         if debug:
             traceback.print_exc()
