@@ -22,10 +22,11 @@ Serial use (no communicator, or one rank) calls :func:`fieldsolve.deposit` and
 particles onto the whole mesh and the ranks add them up (``Allreduce``); readout reads the whole
 mesh, which every rank holds.
 
-Errors that depend on one rank's data (a particle on the wrong rank, NaN positions, stencils
-leaving a bounded grid, a wrong shape) are raised on every rank before any of them enters the
-next collective: the failing rank raises its own error, the others a ``ValueError`` naming it.
-So a failure never leaves ranks waiting for each other.
+Errors in a rank's own work (a particle on the wrong rank, NaN positions, stencils leaving a
+bounded grid, a wrong shape) are raised on every rank before any of them enters the next
+collective: the failing rank raises its own error, the others a ``ValueError`` naming it. So a
+failure never leaves ranks waiting for each other. The price is one small ``allgather`` per
+deposit (two per readout: before the halo exchange and after the read).
 """
 from __future__ import annotations
 
@@ -46,13 +47,29 @@ def _mpi():
 
 
 def _agree(comm, error):
-    """Raise on every rank if ``error`` (an exception or None) is set on any of them."""
-    errors = comm.allgather(None if error is None else f"{type(error).__name__}: {error}")
+    """Raise on every rank if ``error`` (an exception or None) is set on any of them: the
+    failing rank its own error, the others a ``ValueError`` (``RuntimeError`` if the error was
+    not one) naming it."""
+    errors = comm.allgather(None if error is None
+                            else (isinstance(error, ValueError), f"{type(error).__name__}: {error}"))
     if error is not None:
         raise error
     for r, e in enumerate(errors):
         if e is not None:
-            raise ValueError(f"rank {r} failed, so this rank stops too: {e}")
+            raise (ValueError if e[0] else RuntimeError)(f"rank {r} failed, so this rank stops "
+                                                         f"too: {e[1]}")
+
+
+def _together(comm, fn, *args):
+    """``fn(*args)``, this rank's own work before the next collective, and any error in it
+    raised on every rank (:func:`_agree`)."""
+    error = result = None
+    try:
+        result = fn(*args)
+    except Exception as exc:  # any error: the other ranks must not wait for this one
+        error = exc
+    _agree(comm, error)
+    return result
 
 
 def _homes(decomp, x):
@@ -135,7 +152,7 @@ def migrate(decomp, positions, *arrays):
         if counts[-1]:
             raise ValueError(f"migrate: {counts[-1]} particle position(s) are NaN or infinite on "
                              f"rank {decomp.rank}; nothing was moved")
-    except ValueError as exc:
+    except Exception as exc:  # any error: the other ranks must not wait for this one
         error = exc
     # the error flag rides along with the counts: one collective when all is well
     send = np.zeros((P, 2), np.int64)
@@ -200,6 +217,25 @@ def _ghosts(decomp, window, interlace):
     return lo, hi
 
 
+def _paint_slab(decomp, positions, weights, window, interlace, outside, dtype):
+    """This rank's paint onto its slab and ghost planes, before any message: (K, C, planes,
+    *shape[1:]) with K = 2 interlacing (the plain and the shifted paint: one halo exchange for
+    both), the ghost planes below and above, and the output dtype."""
+    grid = decomp.grid
+    window, dtype = _options(window, outside, dtype)
+    lo, hi = _ghosts(decomp, window, interlace)
+    given, x = _owned(decomp, positions, "deposit")
+    w, wstep = assign._weights(weights, x.shape[0])
+    params = assign._params(grid, window)
+    off = decomp.start - lo
+    out = np.zeros((1 + int(bool(interlace)), w.shape[1], decomp.stop - off + hi) + params[2][1:])
+    assign._paint(grid, x, w, wstep, params, outside, off, out[0])
+    if interlace:
+        shift = np.array(grid.spacing, dtype=x.dtype) / 2
+        assign._paint(grid, given + shift, w, wstep, params, outside, off, out[1])
+    return out.reshape(out.shape[:3] + grid.shape[1:]), lo, hi, dtype
+
+
 def deposit(decomp, positions, weights=None, window="cic", *, density=True, interlace=False,
             outside="raise", dtype=None):
     """Deposit this rank's particles; returns this rank's slab of the global deposit.
@@ -216,35 +252,14 @@ def deposit(decomp, positions, weights=None, window="cic", *, density=True, inte
         return assign.deposit(grid, positions, weights, window, density=density, outside=outside,
                               interlace=interlace, dtype=dtype)
     comm = decomp.comm
-    error = out = None
-    if decomp.replicated:
-        try:
-            _, dtype = _options(window, outside, dtype)
-            out = assign.deposit(grid, positions, weights, window, density=density,
-                                 outside=outside, interlace=interlace)
-        except ValueError as exc:
-            error = exc
-        _agree(comm, error)
+    if decomp.replicated:  # every rank paints the whole mesh, then they add up
+        out, dtype = _together(comm, lambda: (
+            assign.deposit(grid, positions, weights, window, density=density, outside=outside,
+                           interlace=interlace), _options(window, outside, dtype)[1]))
         comm.Allreduce(_mpi().IN_PLACE, out, op=_mpi().SUM)
         return out.astype(dtype, copy=False)
-    try:
-        window, dtype = _options(window, outside, dtype)
-        lo, hi = _ghosts(decomp, window, interlace)
-        given, x = _owned(decomp, positions, "deposit")
-        w, wstep = assign._weights(weights, x.shape[0])
-        vector = weights is not None and np.ndim(weights) == 2
-        params = assign._params(grid, window)
-        off = decomp.start - lo
-        # the plain paint and, interlacing, the shifted one: one halo exchange for both
-        out = np.zeros((1 + int(bool(interlace)), w.shape[1], decomp.stop - off + hi) + params[2][1:])
-        assign._paint(grid, x, w, wstep, params, outside, off, out[0])
-        if interlace:
-            shift = np.array(grid.spacing, dtype=x.dtype) / 2
-            assign._paint(grid, given + shift, w, wstep, params, outside, off, out[1])
-    except ValueError as exc:
-        error = exc
-    _agree(comm, error)
-    out = out.reshape(out.shape[:3] + grid.shape[1:])
+    out, lo, hi, dtype = _together(comm, _paint_slab, decomp, positions, weights, window,
+                                   interlace, outside, dtype)
     local = halo.reduce(decomp, out, lo, hi) if lo or hi else out
     if interlace:
         X = dfft.rfftn(decomp, local)
@@ -253,9 +268,28 @@ def deposit(decomp, positions, weights=None, window="cic", *, density=True, inte
         result = local[0]
     if density:
         result /= grid.cell_volume
-    if not vector:
+    if weights is None or np.ndim(weights) < 2:
         result = result[0]
     return result.astype(dtype, copy=False)
+
+
+def _read_checks(decomp, local_field, positions, window, interlace, outside):
+    """This rank's checks before the readout's messages: the field (C, *local_shape), the
+    positions as given and as the kernels take them, the ghost planes."""
+    grid = decomp.grid
+    window = _options(window, outside)[0]
+    lo, hi = _ghosts(decomp, window, interlace)
+    f = np.asarray(local_field)
+    vector = f.ndim == grid.ndim + 1
+    if f.shape[int(vector):] != decomp.local_shape:
+        raise ValueError(f"local_field has shape {f.shape}; expected this rank's slab "
+                         f"{decomp.local_shape} or (C, *{decomp.local_shape})")
+    if f.dtype not in (np.float32, np.float64):
+        if np.iscomplexobj(f) or not np.issubdtype(f.dtype, np.number):
+            raise ValueError(f"field must be real (float32/float64), got dtype {f.dtype}")
+        f = f.astype(np.float64)
+    given, x = _owned(decomp, positions, "interpolate")
+    return (f if vector else f[None]), given, x, window, lo, hi
 
 
 def interpolate(decomp, local_field, positions, window="cic", *, interlace=False, outside="raise"):
@@ -271,32 +305,11 @@ def interpolate(decomp, local_field, positions, window="cic", *, interlace=False
         return assign.interpolate(grid, local_field, positions, window, outside=outside,
                                   interlace=interlace)
     comm = decomp.comm
-    error = out = None
-    if decomp.replicated:
-        try:
-            out = assign.interpolate(grid, local_field, positions, window, outside=outside,
-                                     interlace=interlace)
-        except ValueError as exc:
-            error = exc
-        _agree(comm, error)
-        return out
-    try:
-        window, _ = _options(window, outside)
-        lo, hi = _ghosts(decomp, window, interlace)
-        f = np.asarray(local_field)
-        vector = f.ndim == grid.ndim + 1
-        if f.shape[int(vector):] != decomp.local_shape:
-            raise ValueError(f"local_field has shape {f.shape}; expected this rank's slab "
-                             f"{decomp.local_shape} or (C, *{decomp.local_shape})")
-        if f.dtype not in (np.float32, np.float64):
-            if np.iscomplexobj(f) or not np.issubdtype(f.dtype, np.number):
-                raise ValueError(f"field must be real (float32/float64), got dtype {f.dtype}")
-            f = f.astype(np.float64)
-        given, x = _owned(decomp, positions, "interpolate")
-    except ValueError as exc:
-        error = exc
-    _agree(comm, error)
-    f = f if vector else f[None]
+    if decomp.replicated:  # every rank holds the whole mesh
+        return _together(comm, lambda: assign.interpolate(grid, local_field, positions, window,
+                                                          outside=outside, interlace=interlace))
+    f, given, x, window, lo, hi = _together(comm, _read_checks, decomp, local_field, positions,
+                                            window, interlace, outside)
     if interlace:  # the two fields the adjoint of the interlaced paint reads
         first, second = assign._interlace_spectra(decomp.block, dfft.rfftn(decomp, f))
         fields = np.stack([dfft.irfftn(decomp, first), dfft.irfftn(decomp, second)])
@@ -306,12 +319,13 @@ def interpolate(decomp, local_field, positions, window="cic", *, interlace=False
     params = assign._params(grid, window)
     ext = ext.reshape(ext.shape[:3] + params[2][1:])
     off = decomp.start - lo
-    try:
+
+    def read():
         out = assign._read(grid, ext[0], x, params, outside, off)
         if interlace:
             shift = np.array(grid.spacing, dtype=x.dtype) / 2
             out += assign._read(grid, ext[1], given + shift, params, outside, off)
-    except ValueError as exc:
-        error = exc
-    _agree(comm, error)
-    return out if vector else out[:, 0]
+        return out
+
+    out = _together(comm, read)
+    return out if np.ndim(local_field) == grid.ndim + 1 else out[:, 0]

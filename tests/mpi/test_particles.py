@@ -66,7 +66,7 @@ def share(comm, d, *arrays, seed=1):
     """This rank's starting share: the rank-th chunk of a random permutation, same on all."""
     n = len(arrays[0])
     perm = np.random.default_rng(seed).permutation(n)
-    mine = np.sort(perm[d.rank * n // d.size:(d.rank + 1) * n // d.size]) if d.size > 1 else perm
+    mine = np.sort(perm[d.rank * n // d.size:(d.rank + 1) * n // d.size])
     return [a[mine] for a in arrays]
 
 
