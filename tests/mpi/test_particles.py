@@ -281,3 +281,23 @@ def test_one_rank_communicator_is_the_serial_function(comm):
     finally:
         solo.Free()
     assert allmax(comm, same) == 0
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_parallel_kernel_paths_on_slabs(comm, window, monkeypatch):
+    """The slab-sorted (threaded) paint and the slab-sorted readout, which larger problems
+    take, on each rank's extended slab: the same results."""
+    from fieldsolve import assign
+
+    monkeypatch.setattr(assign, "_PARALLEL_WORK", 0)
+    monkeypatch.setattr(assign, "_READ_SORT_ABOVE", 0)
+    grid = GRIDS["50x8x8"]
+    x, w, ids = particles(grid, 6000, seed=31)
+    d, xm, wm, im = migrated(comm, grid, x, w, ids)
+    ref = fs.deposit(grid, x, w, window, interlace=True)
+    got = pp.deposit(d, xm, wm, window, interlace=True)
+    assert allmax(comm, np.abs(got - ref[(slice(None),) + d.local_slice]).max() / np.abs(ref).max()) <= TOL
+    F = np.random.default_rng(3).standard_normal((2,) + grid.shape)
+    rref = fs.interpolate(grid, F, x, window)[im]
+    rgot = pp.interpolate(d, F[(slice(None),) + d.local_slice], xm, window)
+    assert allmax(comm, np.count_nonzero(rgot != rref)) == 0
