@@ -26,7 +26,7 @@ def total(comm, value):
 def particles(grid, n, seed=0, piled=True):
     """(positions, weights (N, 2), ids) on every rank alike: uniform over the box and a period
     outside it on periodic axes, and (``piled``) a quarter piled on the slab faces of 1, 2 and 3
-    ranks and on the periodic edge (exactly on a face, an ulp either side, far outside)."""
+    ranks and on the periodic edge (exactly on a face, up to two ulps either side, far outside)."""
     rng = np.random.default_rng(seed)
     o, L, h = (np.array(v, float) for v in (grid.origin, grid.box, grid.spacing))
     per = np.array(grid.periodic)
