@@ -2,11 +2,12 @@
 bounded axes, any number of components (about 2x the throughput of the generic loops).
 
 Each axis gives its stencil indices directly: wrapped on a periodic axis, unshifted on a
-bounded one. A particle whose stencil is not wholly inside a bounded axis (only possible with
-``outside="drop"``; ``"raise"`` validated every particle first) takes the generic kernel (a
-call per such particle, not inlined: inlined, it slowed the unrolled loop by 10%), so the
-results are those of the generic kernel to rounding, and the cost of a bounded (isolated) grid
-is one predictable branch per axis.
+bounded one; on axis 0 less an integer plane offset (a slab of a split grid: integer work after
+the float work, so the cells and weights stay the serial ones). A particle whose stencil is not
+wholly inside a bounded axis (only possible with ``outside="drop"``; ``"raise"`` validated
+every particle first) takes the generic kernel (a call per such particle, not inlined: inlined,
+it slowed the unrolled loop by 10%), so the results are those of the generic kernel to
+rounding, and the cost of a bounded (isolated) grid is one predictable branch per axis.
 
 Readout gathers from anywhere in the grid; once the grid outgrows the caches every particle waits
 for memory, so the kernels prefetch the lines of the particle ``PREFETCH`` places ahead
@@ -45,29 +46,31 @@ def _prefetch(typingctx, addr):
 
 
 @njit(**_JIT)
-def _cic1(x, o, ih, n, per):
-    """CIC cells ``i, j`` and weights on one axis, and whether both cells are on the grid."""
+def _cic1(x, o, ih, n, per, off):
+    """CIC cells ``i, j`` and weights on one axis, and whether both cells are on the grid;
+    ``off``: the cell at index 0 of the array (see ``_assign_generic._indices``)."""
     u = (x - o) * ih - 0.5
     s = math.floor(u)
     d = u - s
     if per:
-        i = wrap(s, n)
+        i = wrap(s - off, n)
         j = i + 1
         if j == n:
             j = 0
         return i, j, 1.0 - d, d, True
-    return s, s + 1, 1.0 - d, d, 0 <= s and s + 1 < n
+    return s - off, s + 1 - off, 1.0 - d, d, 0 <= s and s + 1 < n
 
 
 @njit(**_JIT)
-def _tsc1(x, o, ih, n, per):
-    """TSC cells and weights on one axis, and whether the three cells are on the grid."""
+def _tsc1(x, o, ih, n, per, off):
+    """TSC cells and weights on one axis, and whether the three cells are on the grid (``off``
+    as in :func:`_cic1`)."""
     u = (x - o) * ih - 0.5
     c = math.floor(u + 0.5)
     d = u - c
     w = (0.5 * (0.5 - d) * (0.5 - d), 0.75 - d * d, 0.5 * (0.5 + d) * (0.5 + d))
     if per:
-        j = wrap(c, n)
+        j = wrap(c - off, n)
         i = j - 1
         if i < 0:
             i = n - 1
@@ -75,17 +78,17 @@ def _tsc1(x, o, ih, n, per):
         if k == n:
             k = 0
         return (i, j, k), w, True
-    return (c - 1, c, c + 1), w, 1 <= c and c + 1 < n
+    return (c - 1 - off, c - off, c + 1 - off), w, 1 <= c and c + 1 < n
 
 
 @njit(**_JIT)
-def paint3_cic(g, pos, wts, wstep, lo, hi, orig, ih, shape, per):
+def paint3_cic(g, pos, wts, wstep, lo, hi, orig, ih, shape, per, off):
     for q in range(lo, hi):
-        x0, x1, wx0, wx1, in0 = _cic1(pos[q, 0], orig[0], ih[0], shape[0], per[0])
-        y0, y1, wy0, wy1, in1 = _cic1(pos[q, 1], orig[1], ih[1], shape[1], per[1])
-        z0, z1, wz0, wz1, in2 = _cic1(pos[q, 2], orig[2], ih[2], shape[2], per[2])
+        x0, x1, wx0, wx1, in0 = _cic1(pos[q, 0], orig[0], ih[0], shape[0], per[0], off)
+        y0, y1, wy0, wy1, in1 = _cic1(pos[q, 1], orig[1], ih[1], shape[1], per[1], 0)
+        z0, z1, wz0, wz1, in2 = _cic1(pos[q, 2], orig[2], ih[2], shape[2], per[2], 0)
         if not (in0 and in1 and in2):  # a dropped stencil on a bounded axis
-            paint_block(g, pos, wts, wstep, q, q + 1, orig, ih, shape, per, 2, 3)
+            paint_block(g, pos, wts, wstep, q, q + 1, orig, ih, shape, per, 2, 3, off)
             continue
         for m in range(g.shape[0]):
             w = wts[q * wstep, m]
@@ -102,13 +105,13 @@ def paint3_cic(g, pos, wts, wstep, lo, hi, orig, ih, shape, per):
 
 
 @njit(**_JIT)
-def paint3_tsc(g, pos, wts, wstep, lo, hi, orig, ih, shape, per):
+def paint3_tsc(g, pos, wts, wstep, lo, hi, orig, ih, shape, per, off):
     for q in range(lo, hi):
-        xi, xw, in0 = _tsc1(pos[q, 0], orig[0], ih[0], shape[0], per[0])
-        yi, yw, in1 = _tsc1(pos[q, 1], orig[1], ih[1], shape[1], per[1])
-        zi, zw, in2 = _tsc1(pos[q, 2], orig[2], ih[2], shape[2], per[2])
+        xi, xw, in0 = _tsc1(pos[q, 0], orig[0], ih[0], shape[0], per[0], off)
+        yi, yw, in1 = _tsc1(pos[q, 1], orig[1], ih[1], shape[1], per[1], 0)
+        zi, zw, in2 = _tsc1(pos[q, 2], orig[2], ih[2], shape[2], per[2], 0)
         if not (in0 and in1 and in2):
-            paint_block(g, pos, wts, wstep, q, q + 1, orig, ih, shape, per, 3, 3)
+            paint_block(g, pos, wts, wstep, q, q + 1, orig, ih, shape, per, 3, 3, off)
             continue
         for m in range(g.shape[0]):
             w = wts[q * wstep, m]
@@ -124,26 +127,26 @@ def paint3_tsc(g, pos, wts, wstep, lo, hi, orig, ih, shape, per):
 
 
 @njit(**_JIT)
-def read3_cic(f, pos, out, lo, hi, orig, ih, shape, per):
+def read3_cic(f, pos, out, lo, hi, orig, ih, shape, per, off):
     base = f.ctypes.data
     sm, s0, s1, s2 = f.strides
     for q in range(lo, hi):
         p = q + PREFETCH
         if p < hi:  # the 4 (x, y) rows particle p will read (z neighbours share the line)
-            a0, a1, _, _, _ = _cic1(pos[p, 0], orig[0], ih[0], shape[0], per[0])
-            b0, b1, _, _, _ = _cic1(pos[p, 1], orig[1], ih[1], shape[1], per[1])
-            c0 = _cic1(pos[p, 2], orig[2], ih[2], shape[2], per[2])[0]
+            a0, a1, _, _, _ = _cic1(pos[p, 0], orig[0], ih[0], shape[0], per[0], off)
+            b0, b1, _, _, _ = _cic1(pos[p, 1], orig[1], ih[1], shape[1], per[1], 0)
+            c0 = _cic1(pos[p, 2], orig[2], ih[2], shape[2], per[2], 0)[0]
             for m in range(f.shape[0]):
                 r = base + m * sm + c0 * s2
                 _prefetch(r + a0 * s0 + b0 * s1)
                 _prefetch(r + a0 * s0 + b1 * s1)
                 _prefetch(r + a1 * s0 + b0 * s1)
                 _prefetch(r + a1 * s0 + b1 * s1)
-        x0, x1, wx0, wx1, in0 = _cic1(pos[q, 0], orig[0], ih[0], shape[0], per[0])
-        y0, y1, wy0, wy1, in1 = _cic1(pos[q, 1], orig[1], ih[1], shape[1], per[1])
-        z0, z1, wz0, wz1, in2 = _cic1(pos[q, 2], orig[2], ih[2], shape[2], per[2])
+        x0, x1, wx0, wx1, in0 = _cic1(pos[q, 0], orig[0], ih[0], shape[0], per[0], off)
+        y0, y1, wy0, wy1, in1 = _cic1(pos[q, 1], orig[1], ih[1], shape[1], per[1], 0)
+        z0, z1, wz0, wz1, in2 = _cic1(pos[q, 2], orig[2], ih[2], shape[2], per[2], 0)
         if not (in0 and in1 and in2):
-            read_block(f, pos, out, q, q + 1, orig, ih, shape, per, 2, 3)
+            read_block(f, pos, out, q, q + 1, orig, ih, shape, per, 2, 3, off)
             continue
         for m in range(f.shape[0]):
             out[q, m] = (wx0 * (wy0 * (wz0 * f[m, x0, y0, z0] + wz1 * f[m, x0, y0, z1])
@@ -153,15 +156,15 @@ def read3_cic(f, pos, out, lo, hi, orig, ih, shape, per):
 
 
 @njit(**_JIT)
-def read3_tsc(f, pos, out, lo, hi, orig, ih, shape, per):
+def read3_tsc(f, pos, out, lo, hi, orig, ih, shape, per, off):
     base = f.ctypes.data
     sm, s0, s1, s2 = f.strides
     for q in range(lo, hi):
         p = q + PREFETCH
         if p < hi:  # the 9 (x, y) rows particle p will read
-            pa = _tsc1(pos[p, 0], orig[0], ih[0], shape[0], per[0])[0]
-            pb = _tsc1(pos[p, 1], orig[1], ih[1], shape[1], per[1])[0]
-            pc = _tsc1(pos[p, 2], orig[2], ih[2], shape[2], per[2])[0][0]
+            pa = _tsc1(pos[p, 0], orig[0], ih[0], shape[0], per[0], off)[0]
+            pb = _tsc1(pos[p, 1], orig[1], ih[1], shape[1], per[1], 0)[0]
+            pc = _tsc1(pos[p, 2], orig[2], ih[2], shape[2], per[2], 0)[0][0]
             for m in range(f.shape[0]):
                 r = base + m * sm + pc * s2
                 for a in range(3):
@@ -169,11 +172,11 @@ def read3_tsc(f, pos, out, lo, hi, orig, ih, shape, per):
                     _prefetch(ra + pb[0] * s1)
                     _prefetch(ra + pb[1] * s1)
                     _prefetch(ra + pb[2] * s1)
-        xi, xw, in0 = _tsc1(pos[q, 0], orig[0], ih[0], shape[0], per[0])
-        yi, yw, in1 = _tsc1(pos[q, 1], orig[1], ih[1], shape[1], per[1])
-        zi, zw, in2 = _tsc1(pos[q, 2], orig[2], ih[2], shape[2], per[2])
+        xi, xw, in0 = _tsc1(pos[q, 0], orig[0], ih[0], shape[0], per[0], off)
+        yi, yw, in1 = _tsc1(pos[q, 1], orig[1], ih[1], shape[1], per[1], 0)
+        zi, zw, in2 = _tsc1(pos[q, 2], orig[2], ih[2], shape[2], per[2], 0)
         if not (in0 and in1 and in2):
-            read_block(f, pos, out, q, q + 1, orig, ih, shape, per, 3, 3)
+            read_block(f, pos, out, q, q + 1, orig, ih, shape, per, 3, 3, off)
             continue
         for m in range(f.shape[0]):
             acc = 0.0

@@ -62,48 +62,54 @@ def wrap(i, n):
 
 
 @njit(**_JIT)
-def _indices(s, n, per):
-    """Cell indices of the 4 stencil slots: wrapped on a periodic axis, -1 off a bounded one."""
+def _indices(s, n, per, off):
+    """Array indices of the 4 stencil slots starting at cell ``s`` of an axis of ``n`` cells
+    whose array starts at cell ``off``: wrapped on a periodic axis, -1 off a bounded one. The
+    offset is integer arithmetic after the float work, so a slab of a split grid gets the
+    serial cells exactly; on a periodic axis it needs an array of at most ``n`` planes (each
+    cell then has one place in it)."""
     if per:
-        s = wrap(s, n)
+        s = wrap(s - off, n)
         return s, wrap(s + 1, n), wrap(s + 2, n), wrap(s + 3, n)
-    i0 = s if 0 <= s < n else -1
-    i1 = s + 1 if 0 <= s + 1 < n else -1
-    i2 = s + 2 if 0 <= s + 2 < n else -1
-    i3 = s + 3 if 0 <= s + 3 < n else -1
+    i0 = s - off if 0 <= s < n else -1
+    i1 = s + 1 - off if 0 <= s + 1 < n else -1
+    i2 = s + 2 - off if 0 <= s + 2 < n else -1
+    i3 = s + 3 - off if 0 <= s + 3 < n else -1
     return i0, i1, i2, i3
 
 
 @njit(**_JIT)
-def _axis(x, o, ih, n, per, P):
+def _axis(x, o, ih, n, per, P, off):
     s, w0, w1, w2, w3 = window_weights((x - o) * ih - 0.5, P)
-    return (w0, w1, w2, w3), _indices(s, n, per)
+    return (w0, w1, w2, w3), _indices(s, n, per, off)
 
 
 @njit(**_JIT)
-def _stencil(x0, x1, x2, orig, ih, shape, per, P, NDIM):
+def _stencil(x0, x1, x2, orig, ih, shape, per, P, NDIM, off):
     """Weights and cell indices of a particle at ``(x0, x1, x2)`` on each axis (unit weight at
-    index 0 on the axes a lower-dimensional grid does not have)."""
-    W0, I0 = _axis(x0, orig[0], ih[0], shape[0], per[0], P)
+    index 0 on the axes a lower-dimensional grid does not have; ``off`` on axis 0 only)."""
+    W0, I0 = _axis(x0, orig[0], ih[0], shape[0], per[0], P, off)
     W1 = (1.0, 0.0, 0.0, 0.0)
     I1 = (0, 0, 0, 0)
     W2 = W1
     I2 = I1
     if NDIM > 1:
-        W1, I1 = _axis(x1, orig[1], ih[1], shape[1], per[1], P)
+        W1, I1 = _axis(x1, orig[1], ih[1], shape[1], per[1], P, 0)
     if NDIM > 2:
-        W2, I2 = _axis(x2, orig[2], ih[2], shape[2], per[2], P)
+        W2, I2 = _axis(x2, orig[2], ih[2], shape[2], per[2], P, 0)
     return W0, I0, W1, I1, W2, I2
 
 
 @njit(**_JIT)
-def paint_block(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDIM):
+def paint_block(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDIM, off):
     """Paint particles ``lo:hi``. 1-D and 2-D grids get loops of their own: the 3-D loop nest
-    with unit weights on the missing axes cost 3-4x more per particle there."""
+    with unit weights on the missing axes cost 3-4x more per particle there. ``grid`` is
+    (C, planes, n1, n2) with its plane 0 at cell ``off`` of axis 0 (0 and ``shape[0]``
+    planes: the whole grid; else a slab with ghost planes)."""
     nc = grid.shape[0]
     if NDIM == 1:
         for q in range(lo, hi):
-            W, I = _axis(np.float64(pos[q, 0]), orig[0], ih[0], shape[0], per[0], P)
+            W, I = _axis(np.float64(pos[q, 0]), orig[0], ih[0], shape[0], per[0], P, off)
             for a in range(P):
                 ia = I[a]
                 if ia >= 0:
@@ -111,8 +117,8 @@ def paint_block(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDIM):
                         grid[m, ia, 0, 0] += W[a] * wts[q * wstep, m]
     elif NDIM == 2:
         for q in range(lo, hi):
-            W0, I0 = _axis(np.float64(pos[q, 0]), orig[0], ih[0], shape[0], per[0], P)
-            W1, I1 = _axis(np.float64(pos[q, 1]), orig[1], ih[1], shape[1], per[1], P)
+            W0, I0 = _axis(np.float64(pos[q, 0]), orig[0], ih[0], shape[0], per[0], P, off)
+            W1, I1 = _axis(np.float64(pos[q, 1]), orig[1], ih[1], shape[1], per[1], P, 0)
             for a in range(P):
                 ia = I0[a]
                 if ia < 0:
@@ -126,7 +132,7 @@ def paint_block(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDIM):
     else:
         for q in range(lo, hi):
             W0, I0, W1, I1, W2, I2 = _stencil(np.float64(pos[q, 0]), np.float64(pos[q, 1]),
-                                              np.float64(pos[q, 2]), orig, ih, shape, per, P, 3)
+                                              np.float64(pos[q, 2]), orig, ih, shape, per, P, 3, off)
             for a in range(P):
                 ia = I0[a]
                 if ia < 0:
@@ -145,12 +151,13 @@ def paint_block(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, NDIM):
 
 
 @njit(**_JIT)
-def read_block(field, pos, out, lo, hi, orig, ih, shape, per, P, NDIM):
-    """Read particles ``lo:hi`` (own loops for 1-D and 2-D grids, as :func:`paint_block`)."""
+def read_block(field, pos, out, lo, hi, orig, ih, shape, per, P, NDIM, off):
+    """Read particles ``lo:hi`` (own loops for 1-D and 2-D grids, and ``off``, as
+    :func:`paint_block`)."""
     nc = field.shape[0]
     if NDIM == 1:
         for q in range(lo, hi):
-            W, I = _axis(np.float64(pos[q, 0]), orig[0], ih[0], shape[0], per[0], P)
+            W, I = _axis(np.float64(pos[q, 0]), orig[0], ih[0], shape[0], per[0], P, off)
             for m in range(nc):
                 acc = 0.0
                 for a in range(P):
@@ -160,8 +167,8 @@ def read_block(field, pos, out, lo, hi, orig, ih, shape, per, P, NDIM):
                 out[q, m] = acc
     elif NDIM == 2:
         for q in range(lo, hi):
-            W0, I0 = _axis(np.float64(pos[q, 0]), orig[0], ih[0], shape[0], per[0], P)
-            W1, I1 = _axis(np.float64(pos[q, 1]), orig[1], ih[1], shape[1], per[1], P)
+            W0, I0 = _axis(np.float64(pos[q, 0]), orig[0], ih[0], shape[0], per[0], P, off)
+            W1, I1 = _axis(np.float64(pos[q, 1]), orig[1], ih[1], shape[1], per[1], P, 0)
             for m in range(nc):
                 acc = 0.0
                 for a in range(P):
@@ -176,7 +183,7 @@ def read_block(field, pos, out, lo, hi, orig, ih, shape, per, P, NDIM):
     else:
         for q in range(lo, hi):
             W0, I0, W1, I1, W2, I2 = _stencil(np.float64(pos[q, 0]), np.float64(pos[q, 1]),
-                                              np.float64(pos[q, 2]), orig, ih, shape, per, P, 3)
+                                              np.float64(pos[q, 2]), orig, ih, shape, per, P, 3, off)
             for m in range(nc):
                 acc = 0.0
                 for a in range(P):
@@ -200,17 +207,18 @@ def valid(xq, orig, ih, shape, per, P, ndim):
     """0 if a particle at ``xq`` (3 coordinates) is usable; 1 non-finite; 2 + a if its stencil
     leaves bounded axis a; ``FAR`` if it lies more than one period outside the box on a
     periodic axis (the caller reduces it exactly and tries again: the kernels' integer cell
-    index would overflow)."""
+    index would overflow). ``FAR`` on any axis comes before a stencil leaving a bounded one: so
+    the rows the caller wraps are those far on some periodic axis whatever the window, which
+    lets a split grid find a particle's home plane as the deposit will (parallel.particles)."""
     for a in range(ndim):
         if not math.isfinite(xq[a]):
             return 1
     for a in range(ndim):
-        u = (xq[a] - orig[a]) * ih[a]
-        if per[a]:
-            if not (-shape[a] <= u < 2 * shape[a]):
-                return FAR
-        else:
-            s = window_weights(u - 0.5, P)[0]
+        if per[a] and not (-shape[a] <= (xq[a] - orig[a]) * ih[a] < 2 * shape[a]):
+            return FAR
+    for a in range(ndim):
+        if not per[a]:
+            s = window_weights((xq[a] - orig[a]) * ih[a] - 0.5, P)[0]
             if s < 0 or s + P > shape[a]:
                 return 2 + a
     return 0

@@ -12,6 +12,9 @@ The serial kernels paint in input order without sorting (small problems, where a
 start of a thread team cost more than they save); they are not bitwise equal to the slab path.
 
 Grid geometry arrives as tuples padded to 3 axes: ``orig``, ``ih`` (1/h), ``shape``, ``per``.
+The array painted or read may be a slab of the grid's axis 0 (a split grid's planes plus ghost
+planes, :mod:`fieldsolve.parallel.particles`): ``off`` is the grid cell at its plane 0, and
+slabs of the parallel paint are slabs of its own planes.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ from ._assign_generic import (FAR, bad, is_bad, paint_block, read_block, valid, 
                               wrap)
 
 __all__ = ["FAR", "check_positions", "paint_serial", "paint_slabs", "slab_sort", "unsort_rows",
-           "readout", "readout_serial", "cell_keys", "counting_sort"]
+           "readout", "readout_serial", "cell_keys", "counting_sort", "home_ranks"]
 
 _JIT = dict(cache=True, nogil=True)
 NCHUNK = 64  # fixed work split of the sort passes (results do not depend on it)
@@ -52,13 +55,13 @@ def _claim(typingctx, counter, slot):
 
 
 @njit(**_JIT)
-def _paint_range(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, ndim, fast):
+def _paint_range(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, ndim, fast, off):
     if fast and P == 2:
-        paint3_cic(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per)
+        paint3_cic(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, off)
     elif fast and P == 3:
-        paint3_tsc(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per)
+        paint3_tsc(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, off)
     else:
-        paint_block(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, ndim)
+        paint_block(grid, pos, wts, wstep, lo, hi, orig, ih, shape, per, P, ndim, off)
 
 
 @njit(**_JIT)
@@ -74,17 +77,19 @@ def _count_bad(pos, lo, hi, orig, ih, shape, per, P, ndim, allow_outside):
 
 
 @njit(**_JIT)
-def paint_serial(grid, pos, wts, wstep, orig, ih, shape, per, P, ndim, fast, allow_outside):
+def paint_serial(grid, pos, wts, wstep, orig, ih, shape, per, P, ndim, fast, allow_outside, off):
     """Validate, then paint every particle in input order on this thread. Returns the number
-    of bad particles; if it is not 0, nothing was painted."""
+    of bad particles; if it is not 0, nothing was painted. ``off``: the cell of axis 0 at
+    plane 0 of ``grid`` (0 for a whole grid; a slab's first ghost plane on a split grid)."""
     nbad = _count_bad(pos, 0, pos.shape[0], orig, ih, shape, per, P, ndim, allow_outside)
     if nbad == 0:
-        _paint_range(grid, pos, wts, wstep, 0, pos.shape[0], orig, ih, shape, per, P, ndim, fast)
+        _paint_range(grid, pos, wts, wstep, 0, pos.shape[0], orig, ih, shape, per, P, ndim, fast,
+                     off)
     return nbad
 
 
 @njit(parallel=True, **_JIT)
-def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim, fast, nthreads):
+def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim, fast, nthreads, off):
     nslab = starts.shape[0] - 1
     claims = np.zeros(2, np.int64)
     for colour in range(2):
@@ -94,7 +99,7 @@ def paint_slabs(grid, pos, wts, wstep, starts, orig, ih, shape, per, P, ndim, fa
                 if k >= nslab:
                     break
                 _paint_range(grid, pos, wts, wstep, starts[k], starts[k + 1], orig, ih,
-                             shape, per, P, ndim, fast)
+                             shape, per, P, ndim, fast, off)
 
 
 @njit(parallel=True, **_JIT)
@@ -114,8 +119,9 @@ def check_positions(pos, orig, ih, shape, per, P, ndim, allow_outside):
 
 @njit(**_JIT)
 def _histogram(pos, lo, hi, orig, ih, shape, per, P, ndim, allow_outside, inv_width, nslab, key,
-               hist, nbad):
-    """First sort pass over particles ``lo:hi``: slab keys, their histogram, bad particles."""
+               hist, nbad, off):
+    """First sort pass over particles ``lo:hi``: slab keys (slabs of the array's planes, its
+    plane 0 at cell ``off``), their histogram, bad particles."""
     for q in range(lo, hi):
         x1 = np.float64(pos[q, 1]) if ndim > 1 else 0.0
         x2 = np.float64(pos[q, 2]) if ndim > 2 else 0.0
@@ -125,7 +131,9 @@ def _histogram(pos, lo, hi, orig, ih, shape, per, P, ndim, allow_outside, inv_wi
             continue
         s = window_weights((pos[q, 0] - orig[0]) * ih[0] - 0.5, P)[0]
         if per[0]:
-            s = wrap(s, shape[0])
+            s = wrap(s - off, shape[0])
+        else:
+            s -= off
         k = int((s + 0.5) * inv_width)  # s // width without a division: exact
         if k < 0:
             k = 0
@@ -153,7 +161,7 @@ def _scatter(pos, wts, wstep, lo, hi, key, off, pos_s, wts_s, index):
 
 @njit(parallel=True, **_JIT)
 def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, width, nslab,
-              key, pos_s, wts_s, index, nthreads):
+              key, pos_s, wts_s, index, nthreads, off):
     """Validate, then stably sort particles (and weights) into slabs along axis 0.
 
     Fills the caller's ``key`` (N,) int32 scratch, ``pos_s`` (like ``pos``), ``wts_s``
@@ -161,7 +169,8 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
     pos[index[d]]``, or empty when not wanted). Outputs come from NumPy (huge pages), not
     from here: first-touch page faults on a fresh 4 KiB-page array were half the sort time.
     Returns ``(nbad, starts)``; with ``nbad > 0`` nothing is sorted. ``nthreads``: numba's
-    thread count (read in Python: a call to it from here could not be cached)."""
+    thread count (read in Python: a call to it from here could not be cached). ``off``: as
+    in :func:`paint_serial` (slabs of the array's own planes)."""
     n = pos.shape[0]
     hist = np.zeros((NCHUNK, nslab), np.int64)
     nbad = np.zeros(NCHUNK, np.int64)
@@ -174,7 +183,7 @@ def slab_sort(pos, wts, wstep, orig, ih, shape, per, P, ndim, allow_outside, wid
             if c >= NCHUNK:
                 break
             _histogram(pos, c * chunk, min(n, (c + 1) * chunk), orig, ih, shape, per, P, ndim,
-                       allow_outside, inv_width, nslab, key, hist[c], nbad[c:c + 1])
+                       allow_outside, inv_width, nslab, key, hist[c], nbad[c:c + 1], off)
     total_bad = nbad.sum()
     starts = np.zeros(nslab + 1, np.int64)
     if total_bad > 0:
@@ -209,24 +218,25 @@ def unsort_rows(a, index, out):
 
 
 @njit(**_JIT)
-def _read_range(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim, allow_outside, fast):
+def _read_range(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim, allow_outside, fast, off):
     """Read particles ``lo:hi`` into ``out``; returns their number of bad particles (then
     their rows of ``out`` are not written)."""
     nbad = _count_bad(pos, lo, hi, orig, ih, shape, per, P, ndim, allow_outside)
     if nbad == 0:
         if fast and P == 2:
-            read3_cic(field, pos, out, lo, hi, orig, ih, shape, per)
+            read3_cic(field, pos, out, lo, hi, orig, ih, shape, per, off)
         elif fast and P == 3:
-            read3_tsc(field, pos, out, lo, hi, orig, ih, shape, per)
+            read3_tsc(field, pos, out, lo, hi, orig, ih, shape, per, off)
         else:
-            read_block(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim)
+            read_block(field, pos, out, lo, hi, orig, ih, shape, per, P, ndim, off)
     return nbad
 
 
 @njit(parallel=True, **_JIT)
-def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fast, out, nthreads):
+def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fast, out, nthreads,
+            off):
     """Gather the field at every particle into ``out`` (N, C), in parallel chunks; returns
-    ``nbad`` (``out`` is unusable if it is not 0)."""
+    ``nbad`` (``out`` is unusable if it is not 0). ``off``: as in :func:`paint_serial`."""
     n = pos.shape[0]
     nchunk = (n + chunk - 1) // chunk
     nbad = np.zeros(nchunk, np.int64)
@@ -237,15 +247,15 @@ def readout(field, pos, orig, ih, shape, per, P, ndim, allow_outside, chunk, fas
             if j >= nchunk:
                 break
             nbad[j] = _read_range(field, pos, out, j * chunk, min(n, (j + 1) * chunk), orig, ih,
-                                  shape, per, P, ndim, allow_outside, fast)
+                                  shape, per, P, ndim, allow_outside, fast, off)
     return nbad.sum()
 
 
 @njit(**_JIT)
-def readout_serial(field, pos, orig, ih, shape, per, P, ndim, allow_outside, fast, out):
+def readout_serial(field, pos, orig, ih, shape, per, P, ndim, allow_outside, fast, out, off):
     """:func:`readout` on this thread alone (small problems)."""
     return _read_range(field, pos, out, 0, pos.shape[0], orig, ih, shape, per, P, ndim,
-                       allow_outside, fast)
+                       allow_outside, fast, off)
 
 
 @njit(**_JIT)
@@ -276,3 +286,46 @@ def counting_sort(key, nbins):
         order[counts[b]] = q
         counts[b] += 1
     return order
+
+
+@njit(**_JIT)
+def _far(x, o, ih, n, per):
+    return per and not (-n <= (x - o) * ih < 2 * n)
+
+
+@njit(**_JIT)
+def home_ranks(pos, orig, ih, shape, per, ndim, plane_rank, rank_of, counts):
+    """The rank holding each particle's home plane of a split grid (``plane_rank``: the rank
+    of each plane of axis 0) into ``rank_of``, and how many go to each rank into ``counts``.
+
+    The home plane is the particle's NGP cell on axis 0 computed with the kernels' own
+    arithmetic (``floor((x - o)/h)`` but for rounding at a cell face), wrapped on a periodic
+    axis, clipped to the grid on a bounded one (a particle outside then reaches a rank that
+    reports it). Every window's stencil starts within ``order // 2`` planes of it, and ends as
+    far above (one more for the interlaced half-cell shift): the ghost planes a slab needs.
+    Non-finite positions get -1 (counted in ``counts[-1]``); positions more than a period
+    outside the box on some periodic axis -2 (``counts[-2]``): the caller wraps them as the
+    deposit would (:func:`fieldsolve.assign._wrap_far`) and asks again."""
+    n0 = shape[0]
+    for q in range(pos.shape[0]):
+        x0 = np.float64(pos[q, 0])
+        x1 = np.float64(pos[q, 1]) if ndim > 1 else 0.0
+        x2 = np.float64(pos[q, 2]) if ndim > 2 else 0.0
+        if not (math.isfinite(x0) and math.isfinite(x1) and math.isfinite(x2)):
+            r = -1
+        elif (_far(x0, orig[0], ih[0], shape[0], per[0]) or _far(x1, orig[1], ih[1], shape[1], per[1])
+              or _far(x2, orig[2], ih[2], shape[2], per[2])):
+            r = -2
+        else:
+            u = (x0 - orig[0]) * ih[0]
+            if per[0]:
+                c = wrap(window_weights(u - 0.5, 1)[0], n0)
+            elif u < 0.0:  # compared as floats: no integer overflow far outside
+                c = 0
+            elif u >= n0:
+                c = n0 - 1
+            else:
+                c = min(max(window_weights(u - 0.5, 1)[0], 0), n0 - 1)
+            r = plane_rank[c]
+        rank_of[q] = r
+        counts[r] += 1

@@ -36,8 +36,10 @@ def warm():
     """Compile (or load) the kernels a run uses, with tiny inputs of the common signatures."""
     import numpy as np
 
+    from . import _assign_jit
     from .assign import deposit, interpolate
     from .grid import Grid
+    from .parallel import Decomposition, particles
     from .pm import ParticleMesh
 
     rng = np.random.default_rng(0)
@@ -48,6 +50,9 @@ def warm():
                 x = (0.25 + 0.5 * rng.random((30_000, nd))).astype(dtype)
                 rho = deposit(g, x, window="tsc")
                 interpolate(g, np.stack([rho] * nd), x, window="tsc")
+                if nd == 3 and periodic:  # the home planes of MPI runs (every rank loads them)
+                    particles.owners(Decomposition(g), x)
+    _assign_jit.counting_sort(np.zeros(1, np.int32), 1)
     pm_ = ParticleMesh(Grid((16,) * 3, 1.0))
     x = rng.random((100, 3))
     pm_.accelerations(x, 1.0)

@@ -159,26 +159,29 @@ def _small(n, order, ndim):
     return n * order**ndim < _PARALLEL_WORK
 
 
-def _paint(grid, x, w, wstep, params, outside):
+def _paint(grid, x, w, wstep, params, outside, off=0, out=None):
+    """Paint into a new (C, *padded shape) float64 array, or into ``out``: zeros of shape
+    (C, planes, *padded shape[1:]) whose plane 0 is cell ``off`` of axis 0 (a slab with its
+    ghost planes, :mod:`fieldsolve.parallel.particles`; every stencil must fall inside it)."""
     orig, ih, shape, per, order, ndim = params
-    grid3 = np.zeros((w.shape[1],) + shape)
-    nslab, width = _slab_layout(grid.shape[0], order, grid3[:, 0].nbytes)
+    grid3 = np.zeros((w.shape[1],) + shape) if out is None else out
+    nslab, width = _slab_layout(grid3.shape[1], order, grid3[:, 0].nbytes)
     allow = outside == "drop"
     if _small(x.shape[0], order, ndim) or nslab == 1:
-        if K.paint_serial(grid3, x, w, wstep, *params, _fast(grid), allow):
+        if K.paint_serial(grid3, x, w, wstep, *params, _fast(grid), allow, off):
             x = _checked_positions(grid, x, params, outside)
-            K.paint_serial(grid3, x, w, wstep, *params, _fast(grid), allow)
+            K.paint_serial(grid3, x, w, wstep, *params, _fast(grid), allow, off)
         return grid3
     xs, ws = np.empty_like(x), np.empty_like(w)
 
     def sort(x):
         return K.slab_sort(x, w, wstep, *params, allow, width, nslab, np.empty(x.shape[0], np.int32),
-                           xs, ws, np.empty(0, np.int64), numba.get_num_threads())
+                           xs, ws, np.empty(0, np.int64), numba.get_num_threads(), off)
 
     nbad, starts = sort(x)
     if nbad:
         nbad, starts = sort(_checked_positions(grid, x, params, outside))
-    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid), numba.get_num_threads())
+    K.paint_slabs(grid3, xs, ws, wstep, starts, *params, _fast(grid), numba.get_num_threads(), off)
     return grid3
 
 
@@ -246,17 +249,31 @@ def _interlace_phase(grid, direction):
     return np.where(nyq, 0.0, phase), nyq
 
 
+def _interlace_combine(kgrid, X1, X):
+    """``X = [X1 + X exp(i k.h/2)] / 2`` in place, Nyquist modes ``X1``, on the real-FFT
+    layout of ``kgrid`` (a grid, or a rank's block of it: ``Decomposition.block``)."""
+    phase, nyq = _interlace_phase(kgrid, +1)
+    X *= phase
+    X += X1 * np.where(nyq, 2.0, 1.0)
+    X *= 0.5
+    return X
+
+
+def _interlace_spectra(kgrid, X):
+    """The spectra of the two fields the adjoint of :func:`_interlace_combine` reads (``X``
+    is overwritten by the second)."""
+    phase, nyq = _interlace_phase(kgrid, -1)
+    first = X * np.where(nyq, 1.0, 0.5)
+    X *= 0.5 * phase
+    return first, X
+
+
 def _interlace_paint(grid, first, second):
     """Combine a deposit and one shifted by ``+h/2``: ``[d1 + d2 exp(i k.h/2)] / 2`` in Fourier
     space, except on Nyquist modes, which keep ``d1`` (a half-cell shift of a Nyquist mode is
     not a real field, so interlacing cannot act there)."""
     axes = tuple(range(1, grid.ndim + 1))
-    phase, nyq = _interlace_phase(grid, +1)
-    X1 = fft.rfftn(first, axes=axes)
-    X = fft.rfftn(second, axes=axes)
-    X *= phase
-    X += X1 * np.where(nyq, 2.0, 1.0)
-    X *= 0.5
+    X = _interlace_combine(grid, fft.rfftn(first, axes=axes), fft.rfftn(second, axes=axes))
     return fft.irfftn(X, grid.shape, axes=axes, overwrite_input=True)
 
 
@@ -264,11 +281,8 @@ def _interlace_read(grid, field):
     """The two fields the adjoint of :func:`_interlace_paint` reads: ``F (1 + P_N) / 2`` at ``x``
     and ``F exp(-i k.h/2) / 2`` at ``x + h/2`` (``P_N`` the Nyquist modes)."""
     axes = tuple(range(1, grid.ndim + 1))
-    phase, nyq = _interlace_phase(grid, -1)
-    X = fft.rfftn(field, axes=axes)
-    first = fft.irfftn(X * np.where(nyq, 1.0, 0.5), grid.shape, axes=axes, overwrite_input=True)
-    X *= 0.5 * phase
-    return first, fft.irfftn(X, grid.shape, axes=axes, overwrite_input=True)
+    first, second = _interlace_spectra(grid, fft.rfftn(field, axes=axes))
+    return tuple(fft.irfftn(X, grid.shape, axes=axes, overwrite_input=True) for X in (first, second))
 
 
 @api(renamed={"scheme": "window"})
@@ -311,15 +325,22 @@ def interpolate(grid, field, positions, window="cic", *, outside="raise", interl
         f = f.astype(np.float64)
     x = _positions(grid, positions)
     params = _params(grid, window)
-    shape3 = (f.shape[0],) + params[2]
-    f3 = np.ascontiguousarray(f).reshape(shape3)
+    f3 = np.ascontiguousarray(f).reshape((f.shape[0],) + params[2])
+    out = _read(grid, f3, x, params, outside)
+    return out if vector else out[:, 0]
+
+
+def _read(grid, f3, x, params, outside, off=0):
+    """Readout of ``f3`` (C, planes, *padded shape[1:]), contiguous, whose plane 0 is cell
+    ``off`` of axis 0 (the whole grid, or a slab with ghost planes), at ``x``: (N, C)."""
+    orig, ih, shape, per, order, ndim = params
     allow = outside == "drop"
-    nslab, width = _slab_layout(grid.shape[0], window.order, 8 * f3[:, 0].size)
+    nslab, width = _slab_layout(f3.shape[1], order, 8 * f3[:, 0].size)
     index = None
-    fast = _fast(grid) and window.order in (2, 3)
-    prefetched_cic = fast and window.order == 2
-    serial = _small(x.shape[0], window.order, grid.ndim) or numba.get_num_threads() == 1
-    if (not prefetched_cic and not _small(x.shape[0], window.order, grid.ndim) and nslab > 1
+    fast = _fast(grid) and order in (2, 3)
+    prefetched_cic = fast and order == 2
+    serial = _small(x.shape[0], order, ndim) or numba.get_num_threads() == 1
+    if (not prefetched_cic and not _small(x.shape[0], order, ndim) and nslab > 1
             and f3[0].nbytes > _READ_SORT_ABOVE):
         # Random-order gathers from a grid larger than the caches are latency bound; reading
         # slab by slab keeps each slab's few planes in cache. Results go back in input order.
@@ -331,25 +352,25 @@ def interpolate(grid, field, positions, window="cic", *, outside="raise", interl
         def sort(x):
             return K.slab_sort(x, ones, 0, *params, allow, width, nslab,
                                np.empty(x.shape[0], np.int32), xs, ones.copy(), index,
-                               numba.get_num_threads())[0]
+                               numba.get_num_threads(), off)[0]
 
         if sort(x):
             sort(_checked_positions(grid, x, params, outside))
         x = xs
     # outputs allocated here, not in the kernels: NumPy's large arrays get huge pages, which
     # saves most of the first-touch page-fault cost
-    out = np.empty((x.shape[0], f.shape[0]))
+    out = np.empty((x.shape[0], f3.shape[0]))
 
     def read(x):  # readout results do not depend on the path or the thread count
         if serial:
-            return K.readout_serial(f3, x, *params, allow, fast, out)
-        return K.readout(f3, x, *params, allow, 4096, fast, out, numba.get_num_threads())
+            return K.readout_serial(f3, x, *params, allow, fast, out, off)
+        return K.readout(f3, x, *params, allow, 4096, fast, out, numba.get_num_threads(), off)
 
     if read(x):
         read(_checked_positions(grid, x, params, outside))
     if index is not None:
         out = K.unsort_rows(out, index, np.empty_like(out))
-    return out if vector else out[:, 0]
+    return out
 
 
 def check_positions(grid, positions, window="cic", *, outside="raise"):

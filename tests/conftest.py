@@ -4,6 +4,14 @@ import tempfile
 import numpy as np
 import pytest
 
+from fieldsolve.parallel.mpi import launched
+
+
+# tests/mpi runs under mpiexec only (make test-mpi); never collected here, its conftest is not
+# even imported: it would shadow this one for `from conftest import ...` in the serial tests
+if not launched():
+    collect_ignore = ["mpi"]
+
 
 def pytest_configure(config):
     # keep the suite hermetic: measured FFT plans go to a private wisdom file, not ~/.cache
