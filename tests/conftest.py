@@ -4,6 +4,13 @@ import tempfile
 import numpy as np
 import pytest
 
+from fieldsolve.parallel import mpi as _mpi
+
+# tests/mpi runs under mpiexec (make test-mpi); a serial run must not import its conftest, which
+# would shadow this one as the module `conftest` (tests import EXAMPLE_OVERRIDES from it)
+if not _mpi.launched():
+    collect_ignore = ["mpi"]
+
 
 def pytest_configure(config):
     # keep the suite hermetic: measured FFT plans go to a private wisdom file, not ~/.cache
