@@ -37,6 +37,8 @@ from .kernels.differencing import fd_derivative
 from .grid import Grid
 from .kernels import cache as _cache
 from .kernels.cache import kernel_cache_path, set_kernel_cache  # noqa: F401 - public here too
+from .parallel import dfft
+from .parallel.layout import Decomposition, as_decomposition
 
 __all__ = ["PoissonSolver", "gradient", "set_kernel_cache", "kernel_cache_path"]
 
@@ -64,10 +66,11 @@ def _zeros(shape, dtype):
     return np.zeros(shape, dtype)
 
 
-def _check_source(grid, f, name="f", check_finite=True):
-    f = np.asarray(f)
-    if f.shape != grid.shape:
-        raise ValueError(f"{name} has shape {f.shape}; the grid has shape {grid.shape}")
+def _check_source(grid, f, name="f", check_finite=True, shape=None):
+    """``f`` as float32/float64 of ``shape`` (default the grid's; a rank's slab when distributed)."""
+    f, shape = np.asarray(f), grid.shape if shape is None else shape
+    if f.shape != shape:
+        raise ValueError(f"{name} has shape {f.shape}; the grid has shape {shape}")
     if np.iscomplexobj(f) or not (np.issubdtype(f.dtype, np.floating)
                                   or np.issubdtype(f.dtype, np.integer)
                                   or f.dtype == np.bool_):
@@ -86,6 +89,15 @@ def _check_sum(X):
         raise ValueError("f contains NaN or infinite values (or overflows)")
 
 
+def _warn_mean(mean, scale, tol):
+    """The warning of a periodic solve whose source mean is not negligible (``solve``'s caller)."""
+    if mean > tol * scale:
+        warnings.warn(f"periodic solve drops the k=0 mode: the source mean {mean:.3g} is not "
+                      f"negligible (max |f| = {scale:.3g}); the result is the potential of "
+                      "f - mean(f). Subtract the mean (or pass warn_mean=False) to silence.",
+                      RuntimeWarning, stacklevel=4)
+
+
 class PoissonSolver:
     """Solve ``lap(phi) = f`` on ``grid`` by FFT convolution with a Green's function.
 
@@ -93,7 +105,8 @@ class PoissonSolver:
     ----------
     grid : Grid
         1D, 2D or 3D. ``grid.periodic`` selects periodic (spectral) or free-space (isolated)
-        boundaries per axis.
+        boundaries per axis. A :class:`fieldsolve.parallel.Decomposition` makes the
+        distributed solver (:mod:`fieldsolve.parallel.poisson`: slabs in, slabs out).
     kernel : str or Kernel, optional
         Periodic grids: ``"spectral"`` (default, -1/k^2), ``"fd2"``, ``"fd4"``,
         ``"mehrstellen4"``, ``"optimal"`` (options ``window=``, ``split=``,
@@ -128,6 +141,11 @@ class PoissonSolver:
     kernel : Kernel object, ``order`` : its order of accuracy (``inf`` for spectral),
     padded_shape : shape of the padded transform grid (``grid.shape`` when periodic).
     """
+
+    def __new__(cls, grid=None, *args, **kwargs):
+        if cls is PoissonSolver and isinstance(grid, Decomposition):
+            from .parallel.poisson import DistributedPoissonSolver as cls
+        return super().__new__(cls)
 
     def __init__(self, grid, kernel=None, *, geometry="volume", **options):
         if not isinstance(grid, Grid):
@@ -351,12 +369,8 @@ class PoissonSolver:
             sub = f.reshape(-1)[::61]
             if mean <= tol * max(abs(float(sub.max())), abs(float(sub.min()))):
                 return
-        scale = max(abs(float(f.max())), abs(float(f.min())))
-        if mean > tol * scale:
-            warnings.warn(f"periodic solve drops the k=0 mode: the source mean {mean:.3g} is not "
-                          f"negligible (max |f| = {scale:.3g}); the result is the potential of "
-                          "f - mean(f). Subtract the mean (or pass warn_mean=False) to silence.",
-                          RuntimeWarning, stacklevel=3)
+        _warn_mean(mean, max(abs(float(f.max())), abs(float(f.min()))), tol)
+
 
     def _solve_padded(self, f, spec):
         """Unpruned: pad every free axis to P, one full r2c, multiply, one c2r, crop."""
@@ -442,7 +456,7 @@ class PoissonSolver:
             _check_sum(X)
             self._check_mean(f, X)
             X *= self.transfer(f.dtype)
-            return -_spectral_gradient_hat(g, X, f.dtype)
+            return -_spectral_gradient_hat(as_decomposition(g), X, f.dtype)
         return -_gradient(g, self.solve(f), method)
 
 
@@ -457,11 +471,9 @@ def _default_method(grid, method):
     return method
 
 
-def _spectral_gradient_hat(grid, X, dtype):
-    out = np.empty((grid.ndim,) + grid.shape, dtype=dtype)
-    for a, k in enumerate(differencing_symbols(grid, "spectral")):
-        out[a] = fft.irfftn(X * (1j * k), grid.shape, overwrite_input=True)
-    return out
+def _spectral_gradient_hat(decomp, X, dtype):
+    """``i k X`` transformed back, per axis: this rank's slab (the whole grid in serial)."""
+    return dfft.irfftn_each(decomp, X, differencing_symbols(decomp.block, "spectral"), 1j, dtype)
 
 
 @api(renamed={"method": "gradient"})
@@ -476,7 +488,7 @@ def _gradient(grid, phi, method):
     method = _default_method(grid, method)
     phi = _check_source(grid, phi, "phi")
     if method == "spectral":
-        return _spectral_gradient_hat(grid, fft.rfftn(phi), phi.dtype)
+        return _spectral_gradient_hat(as_decomposition(grid), fft.rfftn(phi), phi.dtype)
     out = np.empty((grid.ndim,) + grid.shape, dtype=phi.dtype)
     for a in range(grid.ndim):
         out[a] = fd_derivative(phi, a, grid.spacing[a], method, grid.periodic[a])
