@@ -188,3 +188,35 @@ def test_particle_mesh_solve(comm, shape, periodic, settings):
     assert rel(comm, lphi, mine(d, phi)) < TOL
     assert rel(comm, lE, mine(d, E)) < TOL
     assert dpm.solve(mine(d, rho), 1.0, potential=False)[0] is None
+
+
+@pytest.mark.parametrize("shape, h", [((25, 25, 25), 0.1), ((32, 16, 8), (0.1, 0.2, 0.4)),
+                                      ((50, 8, 8), 0.1), ((24, 18), 0.1)])
+@pytest.mark.parametrize("options", [{}, {"window": "cic", "shot_noise": 1e-3},
+                                     {"window": "tsc", "compensation": "aliased", "interlaced": True},
+                                     {"overdensity": False, "kedges": [0.0, 3.0, 7.5, 20.0, 50.0]}])
+def test_power_spectrum(comm, shape, h, options):
+    """Bins and edge rule as serial (integer rule on the first two boxes, whose lengths divide the
+    longest; floating-point edges on the others): mode counts exact, power to 1e-13."""
+    g = fs.Grid(shape, tuple(np.broadcast_to(h, len(shape)) * np.array(shape)))
+    d = Decomposition(g, comm)
+    rho = np.random.default_rng(6).random(shape) + 0.5
+    for field in (rho, rho.astype(np.float32)):
+        ref = fs.power_spectrum(g, field, **options)
+        out = fs.power_spectrum(d, mine(d, field), **options)
+        assert allmax(comm, np.abs(out.modes - ref.modes).max()) == 0
+        full = ref.modes > 0
+        assert np.array_equal(np.isnan(out.power), ~full) and full.any()
+        assert allmax(comm, np.abs(out.k - ref.k)[full].max() / ref.k[full].max()) < TOL
+        assert allmax(comm, np.abs(out.power - ref.power)[full].max() / np.abs(ref.power[full]).max()) < TOL
+
+
+def test_power_spectrum_bad_field_on_one_rank(comm):
+    g = grid((9, 6, 4))
+    d = Decomposition(g, comm)
+    rho = np.ones(g.shape)
+    rho[-1, -1, -1] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fs.power_spectrum(d, mine(d, rho))
+    with pytest.raises(ValueError, match="shape"):
+        fs.power_spectrum(d, mine(d, rho)[:, 1:] if d.rank == 0 else mine(d, rho))
