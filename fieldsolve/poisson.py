@@ -204,8 +204,6 @@ class PoissonSolver:
     # -- kernel spectrum (cached) -------------------------------------------------------------
     def spectrum(self, dtype=np.float64):
         """Older name of :meth:`transfer` (deprecated)."""
-        import warnings
-
         warnings.warn("PoissonSolver.spectrum() is now PoissonSolver.transfer()", DeprecationWarning,
                       stacklevel=2)
         return self.transfer(dtype)
@@ -410,19 +408,10 @@ class PoissonSolver:
         Bv[tuple(region) + (slice(0, n[last]),)] = f
         Bv[tuple(region) + (slice(n[last], None),)] = 0
         fft.execute("r2c", Bv[tuple(region) + (slice(0, P[last]),)], B[tuple(region)], last)
-        order = [a for a in self.periodic_axes if a != last] + \
-                [a for a in self.free_axes if a != last]
-        for a in order:
-            if P[a] != n[a]:
-                region[a] = slice(n[a], P[a])
-                B[tuple(region)] = 0
-                region[a] = slice(None)
-            fft.execute("c2c_f", B[tuple(region)], B[tuple(region)], a)
+        _pruned_c2c(B, region, self._c2c_order(), n, P, True)
         _check_sum(B)
         fft.multiply_mirrored(B, spec)
-        for a in reversed(order):
-            fft.execute("c2c_b", B[tuple(region)], B[tuple(region)], a)
-            region[a] = slice(0, n[a])
+        _pruned_c2c(B, region, self._c2c_order(), n, P, False)
         fft.execute("c2r", B[tuple(region)], Bv[tuple(region) + (slice(0, P[last]),)], last)
         phi = np.empty(n, f.dtype)
         np.multiply(Bv[tuple(region) + (slice(0, n[last]),)], f.dtype.type(1.0 / np.prod(P)),
@@ -430,6 +419,10 @@ class PoissonSolver:
         if self.keep_buffer and not self._buffers:
             self._buffers.append(B)
         return phi
+
+    def _c2c_order(self):
+        """Axes of a pruned solve's c2c transforms: periodic, then free (the last is the r2c's)."""
+        return [a for a in self.periodic_axes + self.free_axes if a != self.grid.ndim - 1]
 
     # -- derivatives ---------------------------------------------------------------------------
     @api(renamed={"method": "gradient"})
@@ -458,6 +451,20 @@ class PoissonSolver:
             X *= self.transfer(f.dtype)
             return -_spectral_gradient_hat(as_decomposition(g), X, f.dtype)
         return -_gradient(g, self.solve(f), method)
+
+
+def _pruned_c2c(B, region, order, n, P, forward):
+    """The c2c transforms of a pruned solve, in place in ``B`` along ``order``: forward, each axis
+    zero-extended from ``n`` to ``P`` right before its transform (no line of zeros transformed);
+    backward in reverse order, keeping the ``n`` output lines. ``region`` follows along."""
+    for a in (order if forward else reversed(order)):
+        if forward and P[a] != n[a]:
+            region[a] = slice(n[a], P[a])
+            B[tuple(region)] = 0
+            region[a] = slice(None)
+        fft.execute("c2c_f" if forward else "c2c_b", B[tuple(region)], B[tuple(region)], a)
+        if not forward:
+            region[a] = slice(0, n[a])
 
 
 def _default_method(grid, method):

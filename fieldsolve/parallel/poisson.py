@@ -4,25 +4,32 @@ planes ``decomposition.local_slice``) and gets its slab of the potential, of the
 the field; settings, kernels and boundary rules are those of :class:`~fieldsolve.PoissonSolver`.
 On one rank, and on a replicated 1-D mesh, it *is* the serial solver (same code, same result).
 
-Split meshes (``P`` ranks, a local slab of ``n = N / P`` cells; ``padded = 2^f N`` cells for
-``f`` free axes), what each rank holds besides its input and output slabs:
+What each rank holds on a split mesh, in local fields ``F`` (this rank's real slab of ``n0_r``
+planes, the size of ``f``), besides its input and output:
 
-* **periodic**: the kernel's transfer function on this rank's Fourier block only (about
-  ``n / 2`` reals, computed on the block: the same values as the serial layout's block), and
-  during a solve the spectrum block and mpi4py-fft's work arrays (about three slabs).
-* **free and mixed**: the 2N zero padding is one distributed transform of the padded grid (not
-  pruned): the source planes go from the ``N``-plane slabs to the slabs of the padded grid (one
-  ``Alltoallv``), are transformed, multiplied, transformed back and cropped back (one more
-  ``Alltoallv``). The padded real slab and its spectrum block live in the plan's arrays (kept
-  between solves): ``2^f n`` reals plus ``2^(f-1) n`` complex, i.e. 16 local fields in 3-D
-  (8 + 8), plus mpi4py-fft's transposition buffer (about one more spectrum block). The kernel's
-  even half (``(N_a + 1)`` per free axis) is held **whole on every rank**: the serial solver's
-  array, built once per process (and shared with serial solvers of the same settings), indexed
-  with mirrored indices for the local block. At large ``P`` that is the dominant term
-  (``N`` reals: ``P`` local fields); distributing it is left for later.
+* **periodic**: the kernel's transfer function on this rank's Fourier block only (``F/2``,
+  computed on the block: the serial layout's block); mpi4py-fft's plan arrays (about ``4 F``,
+  kept in :mod:`fieldsolve.parallel.dfft`'s plan cache per shape and dtype); during a solve the
+  spectrum block and the result (``2 F``).
+* **free and mixed**: the serial solver's pruned 2N zero padding (same transforms, same order)
+  with one global transpose after the first one. ``A``, this rank's planes after the r2c along
+  the (padded) last axis (``2 F`` in 3-D all free), is transposed (``Alltoallw``) into the
+  corner of ``B``, every padded plane of axis 0 and of the middle axis for this rank's share of
+  the halved last axis (``8 F``); ``B`` is zero-extended and transformed axis by axis,
+  multiplied, transformed back and its first ``N`` planes transposed back into ``A``. ``A`` and
+  ``B`` are kept between solves (``keep_buffer=True``, the default): ``10 F`` in 3-D (``6 F``
+  in 2-D, less with periodic axes), where serial keeps one padded complex array (``8 P F``
+  for ``P`` ranks' planes). The kernel's even half (``(N_a + 1)`` per free axis: about ``P F``)
+  is held **whole on every rank**: the serial solver's array, built once per process (shared
+  with serial solvers of the same settings) and indexed with mirrored indices for the local
+  block; at large ``P`` it is the largest term (distributing it is left for later). Measured at
+  64^3 all free: 12.4 MiB per rank on 2 ranks, 9.1 on 3, serial 18.4 (each with the 2.1 MiB
+  even half).
 
 Bitwise equal to serial: FD gradients (``fd2``/``fd4``) of a given potential (ghost planes, then
-the serial stencils). Transforms differ from serial FFTW's in rounding (about 1e-16 relative).
+the serial stencils), and, as measured here, the free and mixed solves (the serial transforms on
+the same lines; FFTW could round differently for other strides). Periodic solves go through
+mpi4py-fft's FFTW and round differently from serial (about 1e-16 relative).
 """
 from __future__ import annotations
 
@@ -33,10 +40,12 @@ from .._compat import api
 from ..grid import Grid
 from ..kernels import differencing_symbols
 from ..kernels.differencing import fd_derivative
-from ..poisson import PoissonSolver, _check_source, _default_method, _gradient, _warn_mean
-from . import dfft, halo, planes
+from ..poisson import (PoissonSolver, _check_source, _default_method, _empty_aligned, _gradient,
+                       _pruned_c2c, _warn_mean)
+from . import dfft, halo
 from .collective import agreed, allmax
 from .layout import Decomposition, GridBlock
+from .transpose import Transpose, split
 
 __all__ = ["DistributedPoissonSolver", "gradient"]
 
@@ -57,11 +66,16 @@ class DistributedPoissonSolver(PoissonSolver):
                              f"got {type(decomposition).__name__}")
         super().__init__(decomposition.grid, kernel, geometry=geometry, **options)
         self.decomposition = d = decomposition
-        self._padded = None
-        if d.split and not self.grid.all_periodic:
-            box = tuple(h * n for h, n in zip(self.grid.spacing, self.padded_shape))
-            self._padded = Decomposition(Grid(self.padded_shape, box), d.comm)
-        elif d.split and self._cache_key is not None:
+        self._free = d.split and not self.grid.all_periodic
+        # the halved last axis of the padded spectrum, split over the ranks (free and mixed)
+        r = d.rank if d.split else 0
+        self._cols = split(self.padded_shape[-1] // 2 + 1, d.size if d.split else 1)
+        q0, qn = self._cols[0][r], self._cols[1][r]
+        #: this rank's block of the rfft layout of the padded grid (periodic: of the grid)
+        self.k_slices = d.k_slices if self.grid.all_periodic else \
+            tuple(slice(0, n) for n in self.padded_shape[:-1]) + (slice(q0, q0 + qn),)
+        self._transposes = {}
+        if d.split and self.grid.all_periodic and self._cache_key is not None:
             # the transfer function kept is this rank's block: never shared with other layouts
             self._cache_key += (tuple((s.start, s.stop) for s in d.k_slices),)
 
@@ -86,9 +100,9 @@ class DistributedPoissonSolver(PoissonSolver):
     def transfer(self, dtype=np.float64):
         """This rank's block of :meth:`PoissonSolver.transfer` (of the padded grid's layout on
         free and mixed grids: expanded from the even half on request, not cached)."""
-        if self._padded is None:
+        if not self._free:
             return super().transfer(dtype)
-        stored, b = self._stored(dtype), self._padded.k_slices
+        stored, b = self._stored(dtype), self.k_slices
         idx = [np.minimum(np.arange(s.start, s.stop), n - np.arange(s.start, s.stop))
                for s, n in zip(b[:-1], self.padded_shape[:-1])]
         return stored[np.ix_(*idx, np.arange(b[-1].start, b[-1].stop))]
@@ -100,8 +114,8 @@ class DistributedPoissonSolver(PoissonSolver):
         if not d.split:
             return super().solve(f)
         f = agreed(d, _check_source, self.grid, f, check_finite=False, shape=d.local_shape)
-        if self._padded is not None:
-            return self._solve_padded_distributed(f)
+        if self._free:
+            return self._solve_free(f)
         X = dfft.rfftn(d, f)
         self._check_spectrum(f, X, self.warn_mean)
         fft.multiply_real(X, self._stored(f.dtype))
@@ -109,11 +123,11 @@ class DistributedPoissonSolver(PoissonSolver):
 
     __call__ = solve
 
-    def _check_spectrum(self, f, X, warn_mean, block=None):
+    def _check_spectrum(self, f, X, warn_mean):
         """Agree on the ``k = 0`` coefficient (the plain sum, on one rank): non-finite anywhere
         raises on every rank; a non-negligible mean warns (``warn_mean``, periodic grids)."""
         d = self.decomposition
-        x0 = complex(X.flat[0]) if (d.block if block is None else block).holds_origin else 0j
+        x0 = complex(X.flat[0]) if all(s.start == 0 for s in self.k_slices) else 0j
         ok = np.isfinite(x0)
         bad, mean = allmax(d, np.array([0.0 if ok else 1.0, abs(x0.real) / self.grid.size if ok else 0.0]))
         if bad:
@@ -122,22 +136,40 @@ class DistributedPoissonSolver(PoissonSolver):
             scale = allmax(d, float(np.abs(f).max()) if f.size else 0.0)
             _warn_mean(mean, scale, 1e-3 if f.dtype == np.float32 else 1e-6)
 
-    def _solve_padded_distributed(self, f):
-        """2N zero padding as one distributed transform of the padded grid (module doc)."""
-        d, pd = self.decomposition, self._padded
-        n0, inner = self.grid.shape[0], tuple(slice(0, n) for n in self.grid.shape[1:])
-        plan = dfft.pfft(pd, f.dtype)
-        buf = plan.forward.input_array  # this rank's padded real slab (the backward output too)
-        src = planes.move(d.comm, f, (d.starts, d.counts), (pd.starts, pd.counts), n0)
-        buf[...] = 0
-        buf[(slice(0, src.shape[0]),) + inner] = src
-        del src
-        X = plan.forward(normalize=False)  # the plan's spectrum block, transformed in place
-        self._check_spectrum(f, X, False, pd.block)
-        fft.multiply_mirrored(X, self._stored(f.dtype), (pd.k_slices, pd.grid.rfft_shape))
-        phi = plan.backward(normalize=True)
-        mine = np.ascontiguousarray(phi[(slice(0, max(0, min(pd.stop, n0) - pd.start)),) + inner])
-        return planes.move(d.comm, mine, (pd.starts, pd.counts), (d.starts, d.counts), n0)
+    def _solve_free(self, f):
+        """The serial pruned solve with a global transpose after its first transform (module doc)."""
+        d, g, n, P = self.decomposition, self.grid, self.grid.shape, self.padded_shape
+        last = g.ndim - 1
+        cdt = np.result_type(f.dtype, np.complex64)
+        try:
+            A, B = self._buffers.pop()
+        except IndexError:
+            A = B = None
+        if A is None or A.dtype != cdt:
+            A = _empty_aligned(d.local_shape[:-1] + (P[last] // 2 + 1,), cdt)
+            B = _empty_aligned(P[:last] + (self._cols[1][d.rank],), cdt)
+        T = self._transposes.get(cdt)
+        if T is None:
+            T = self._transposes[cdt] = Transpose(d.comm, cdt, A.shape, B.shape, (d.starts, d.counts), self._cols)
+        Av = A.view(f.dtype)  # (..., 2 (P_last // 2 + 1)) reals: FFTW's in-place r2c layout
+        Av[..., :n[last]] = f
+        Av[..., n[last]:] = 0
+        fft.execute("r2c", Av[..., :P[last]], A, last)
+        T.forward(A, B)  # B[:N0, :N1] = this rank's columns of every plane
+        region, order = [slice(0, m) for m in n[:last]], self._c2c_order()
+        if B.size:  # fewer columns than ranks leaves a rank without any
+            _pruned_c2c(B, region, order, n, P, True)
+        self._check_spectrum(f, B, False)
+        fft.multiply_mirrored(B, self._stored(f.dtype), (self.k_slices, P[:last] + (P[last] // 2 + 1,)))
+        if B.size:
+            _pruned_c2c(B, region, order, n, P, False)
+        T.backward(B, A)
+        fft.execute("c2r", A, Av[..., :P[last]], last)
+        phi = np.empty(d.local_shape, f.dtype)
+        np.multiply(Av[..., :n[last]], f.dtype.type(1.0 / np.prod(P)), out=phi)
+        if self.keep_buffer and not self._buffers:
+            self._buffers.append((A, B))
+        return phi
 
     # -- derivatives -------------------------------------------------------------------------
     @api(renamed={"method": "gradient"})
