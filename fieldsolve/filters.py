@@ -106,7 +106,7 @@ class Filter:
         if d.grid != self.grid:
             raise ValueError("the Filter was built for a different grid")
         mine = self.decomposition
-        if (mine.k_slices if mine else None) == (d.k_slices if d.split else None):
+        if (None if mine is None else mine.k_slices) == (d.k_slices if d.split else None):
             return self
         if mine is not None:
             raise ValueError("the Filter was built for a different decomposition")

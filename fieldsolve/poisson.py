@@ -369,7 +369,6 @@ class PoissonSolver:
                 return
         _warn_mean(mean, max(abs(float(f.max())), abs(float(f.min()))), tol)
 
-
     def _solve_padded(self, f, spec):
         """Unpruned: pad every free axis to P, one full r2c, multiply, one c2r, crop."""
         g = self.grid

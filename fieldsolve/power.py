@@ -232,7 +232,7 @@ def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
         scale /= mean * mean  # delta(k) = DFT(field)(k) / mean for k != 0, and 0 at k = 0
     rule = _integer_bins(grid, kedges)
     lut, kq, ints = rule if rule is not None else (np.empty(0, np.int64), np.empty(0), None)
-    tables, mode = _axis_tables(grid, window, compensation, ints, d.k_slices)
+    tables, mode = _axis_tables(grid, window, compensation, ints, d.k_slices if d.split else None)
     shot = 0.0 if shot_noise is None else float(shot_noise)
     X3 = X.view(np.float64).reshape((1,) * (3 - grid.ndim) + d.block.rfft_shape + (2,))
     nb = kedges.size - 1

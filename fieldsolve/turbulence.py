@@ -2,11 +2,10 @@
 
 Algorithm (periodic grids): white noise is drawn in physical space, plane by plane along axis 0:
 plane ``i`` (all components) from its own generator, seeded with the ``i``-th child of
-``numpy.random.SeedSequence(seed)`` (spawn key ``(i,)``), so any rank can draw its own planes and
-the field does not depend on the number of ranks (Hermitian symmetry holds by construction); it
-is Fourier transformed,
-Leray-projected (``u_k <- u_k - k (k.u_k)/|k|^2``), the mean mode and the Nyquist planes of
-even axes are zeroed, and the amplitudes are rescaled:
+``numpy.random.SeedSequence(seed)`` (spawn key ``(i,)``), so every rank draws its own planes and
+the field does not depend on the number of ranks (Hermitian symmetry holds by construction). It
+is Fourier transformed, Leray-projected (``u_k <- u_k - k (k.u_k)/|k|^2``), the mean mode and
+the Nyquist planes of even axes are zeroed, and the amplitudes are rescaled:
 
 * ``rescale="shell"`` (default): in every shell ``(n-1/2) dk <= |k| < (n+1/2) dk`` the field's
   energy becomes exactly ``E(n dk) dk``, so :func:`fieldsolve.energy_spectrum` returns the model
