@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 from conftest import allmax
-from test_solvers import TOL, mine, rel
+from test_solvers import TOL, everywhere, mine, rel
 
 import fieldsolve as fs
 from fieldsolve import les, sgs, spectra
@@ -116,7 +116,7 @@ def test_synthetic_turbulence_is_the_same_field_for_any_rank_count(comm, g, opti
     d = Decomposition(g, comm)
     ref = synthetic_turbulence(g, k_peak=3.0, seed=7, **options)
     out = synthetic_turbulence(d, k_peak=3.0, seed=7, **options)
-    assert out.shape == (g.ndim,) + d.local_shape and out.dtype == ref.dtype
+    assert everywhere(comm, out.shape == (g.ndim,) + d.local_shape) and out.dtype == ref.dtype
     assert rel(comm, out, mine(d, ref)) < (1e-6 if ref.dtype == np.float32 else TOL)
 
 

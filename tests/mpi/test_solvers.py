@@ -5,6 +5,8 @@ share of the distributed result. Tolerances: 1e-13 relative to the largest seria
 transforms differ from serial FFTW's in rounding, measured 2e-16 - 5e-15); FD gradients of a
 given potential are bitwise equal (ghost planes, then the serial stencil).
 """
+import sys
+import types
 import warnings
 
 import numpy as np
@@ -33,6 +35,11 @@ def source(shape, zero_mean=True, seed=0):
 def rel(comm, local, ref):
     """Largest difference over the ranks, relative to the largest reference value."""
     return allmax(comm, np.abs(local - ref).max()) / allmax(comm, np.abs(ref).max())
+
+
+def everywhere(comm, ok):
+    """True on every rank (a rank-dependent check, reduced so that all ranks fail together)."""
+    return allmax(comm, 0.0 if ok else 1.0) == 0
 
 
 def mine(d, full):
@@ -184,7 +191,7 @@ def test_particle_mesh_solve(comm, shape, periodic, settings):
         pm, dpm = fs.pm.ParticleMesh(g, **settings), fs.pm.ParticleMesh(d, **settings)
     phi, E = pm.solve(rho, 4 * np.pi)
     lphi, lE = dpm.solve(mine(d, rho), 4 * np.pi)
-    assert lE.shape == (g.ndim,) + d.local_shape
+    assert everywhere(comm, lE.shape == (g.ndim,) + d.local_shape)
     assert rel(comm, lphi, mine(d, phi)) < TOL
     assert rel(comm, lE, mine(d, E)) < TOL
     assert dpm.solve(mine(d, rho), 1.0, potential=False)[0] is None
@@ -235,3 +242,39 @@ def test_one_dimensional_grids_are_replicated(comm, periodic):
     if periodic:
         p, q = fs.power_spectrum(d, f + 2.0), fs.power_spectrum(g, f + 2.0)
         assert np.array_equal(p.power, q.power, equal_nan=True)
+
+
+def test_paint_and_readout_call_the_distributed_particles(comm, monkeypatch):
+    """On several ranks ParticleMesh paints and reads out through fieldsolve.parallel.particles
+    (the agreed API, stubbed here: that module is built on another branch); on one rank through
+    the serial deposit/interpolate."""
+    import fieldsolve.parallel
+
+    calls = []
+
+    def deposit(decomp, positions, weights=None, window=None, *, density=True, interlace=False,
+                outside="raise", dtype=None):
+        calls.append(("deposit", decomp, window.name, density, interlace))
+        return np.zeros(decomp.local_shape)
+
+    def interpolate(decomp, local_field, positions, window=None, *, interlace=False):
+        calls.append(("interpolate", decomp, window.name, local_field.shape, interlace))
+        return np.zeros((len(positions), local_field.shape[0]))
+
+    stub = types.ModuleType("fieldsolve.parallel.particles")
+    stub.deposit, stub.interpolate = deposit, interpolate
+    monkeypatch.setitem(sys.modules, "fieldsolve.parallel.particles", stub)
+    monkeypatch.setattr(fieldsolve.parallel, "particles", stub, raising=False)
+    g = grid((12, 8, 6))
+    d = Decomposition(g, comm)
+    pm = fs.pm.ParticleMesh(d, window="cic", interlace=True)
+    x = np.random.default_rng(7).random((50, 3)) * np.array(g.box)
+    rho = pm.paint(x, 2.0, density=False)
+    E = pm.solve(rho, 1.0)[1]
+    pm.readout(E, x)
+    if d.size > 1:
+        assert everywhere(comm, calls == [("deposit", d, "cic", False, True),
+                                          ("interpolate", d, "cic", E.shape, True)])
+    else:
+        assert calls == []
+        assert np.array_equal(rho, fs.deposit(g, x, 2.0, "cic", density=False, interlace=True))
