@@ -58,7 +58,8 @@ class DistributedPoissonSolver(PoissonSolver):
     """:class:`~fieldsolve.PoissonSolver` on a :class:`~fieldsolve.parallel.Decomposition`:
     ``solve(local_f)`` returns this rank's slab of ``phi``, ``gradient(local_phi)`` and
     ``field(local_f)`` its slab of ``(ndim, *local_shape)``. Arguments as the serial solver's
-    (``pruned``/``keep_buffer`` only matter on one rank). See the module doc for memory."""
+    (a split mesh is always solved pruned: ``pruned=False`` only matters on one rank). See the
+    module doc for memory."""
 
     def __init__(self, decomposition, kernel=None, *, geometry="volume", **options):
         if not isinstance(decomposition, Decomposition):

@@ -21,7 +21,7 @@ class Transpose:
     and the corner of ``B`` (``b_shape``: axis 0 whole, i.e. its first ``sum(rows counts)``
     planes, the middle axes' first ``a_shape[1:-1]`` entries, the last axis split by ``cols``).
     Both C-contiguous of ``dtype``; ``rows``/``cols`` are ``(starts, counts)`` per rank. The
-    datatypes live as long as the object (one per peer and side)."""
+    datatypes (one per peer and side) live as long as the object."""
 
     def __init__(self, comm, dtype, a_shape, b_shape, rows, cols):
         from mpi4py.util.dtlib import from_numpy_dtype
@@ -35,6 +35,13 @@ class Transpose:
                                              [s] + [0] * (nd - 1)).Commit()
                         for s, c in zip(*rows)]
         self.counts_displs = ([1] * comm.Get_size(), [0] * comm.Get_size())
+
+    def __del__(self):
+        from mpi4py import MPI
+
+        if not MPI.Is_finalized():  # a solver dropped before the end: its datatypes with it
+            for t in self.a_types + self.b_types:
+                t.Free()
 
     def forward(self, A, B):
         """``A`` -> the corner of ``B``."""

@@ -125,13 +125,17 @@ def test_field(comm, periodic):
         assert rel(comm, ds.field(mine(d, f), m), mine(d, s.field(f, m))) < TOL
 
 
-def test_float32(comm):
-    g = grid((25, 25, 25))
+@pytest.mark.parametrize("periodic", [True, False])
+def test_float32(comm, periodic):
+    g = grid((25, 25, 25), periodic)
     d = Decomposition(g, comm)
     f = source(g.shape).astype(np.float32)
-    out = fs.PoissonSolver(d).solve(mine(d, f))
+    ds = fs.PoissonSolver(d)
+    out = ds.solve(mine(d, f))
     assert out.dtype == np.float32
     assert rel(comm, out, mine(d, fs.PoissonSolver(g).solve(f))) < 1e-5
+    # then float64 with the same solver (its buffers and transposes are per dtype)
+    assert rel(comm, ds.solve(mine(d, f.astype(float))), mine(d, fs.PoissonSolver(g).solve(f.astype(float)))) < TOL
 
 
 def test_thin_slabs_of_a_bounded_axis_fail_on_every_rank(comm):
