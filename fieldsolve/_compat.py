@@ -11,16 +11,18 @@ __all__ = ["api"]
 
 def api(*, grid_first=False, renamed=None):
     """Decorator: ``grid_first`` accepts the old ``f(field, grid, ...)`` order (the grid after
-    the fields, positionally or as ``grid=``); ``renamed`` maps old keyword names to new ones."""
+    the fields, positionally or as ``grid=``; a :class:`fieldsolve.parallel.Decomposition` in the
+    grid's place is a grid); ``renamed`` maps old keyword names to new ones."""
     renamed = dict(renamed or {})
 
     def decorate(fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             from .grid import Grid
+            from .parallel.layout import Decomposition
 
             name = fn.__qualname__
-            if grid_first and args and not isinstance(args[0], Grid):
+            if grid_first and args and not isinstance(args[0], (Grid, Decomposition)):
                 at = next((i for i, a in enumerate(args) if isinstance(a, Grid)), None)
                 if at is not None:
                     args = (args[at],) + args[:at] + args[at + 1:]

@@ -15,18 +15,20 @@ def mul_real(x2, r):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def mul_mirrored(x, r):
-    """``x[i, j, k] *= r[min(i, P0 - i), min(j, P1 - j), k]`` for the (P0, P1, Q, 2) real view
-    of a complex spectrum and a real transfer function stored for the non-negative lags of the
-    first two axes only (it is even there)."""
-    P0, P1, Q = x.shape[0], x.shape[1], x.shape[2]
-    for i in prange(P0):
-        ii = np.int64(i)  # prange's index is unsigned: mixing it with a signed size gives floats
+def mul_mirrored(x, r, o0, o1, o2, P0, P1):
+    """``x[i, j, k] *= r[min(I, P0 - I), min(J, P1 - J), K]`` for the (n0, n1, n2, 2) real view
+    of a complex spectrum, a block at offset ``(o0, o1, o2)`` (``I = o0 + i``...) of the rfft
+    layout with ``P0 x P1`` points on its first two axes, and a real transfer function stored for
+    the non-negative lags of those two axes only (it is even there). The whole layout is the
+    block at offset 0 with ``(P0, P1) = x.shape[:2]``."""
+    n0, n1, n2 = x.shape[0], x.shape[1], x.shape[2]
+    for i in prange(n0):
+        ii = np.int64(i) + o0  # prange's index is unsigned: mixing it with a signed size gives floats
         if 2 * ii > P0:
             ii = P0 - ii
-        for j in range(P1):
-            jj = min(j, P1 - j)
-            for k in range(Q):
-                s = r[ii, jj, k]
+        for j in range(n1):
+            jj = min(j + o1, P1 - j - o1)
+            for k in range(n2):
+                s = r[ii, jj, k + o2]
                 x[i, j, k, 0] *= s
                 x[i, j, k, 1] *= s

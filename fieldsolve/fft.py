@@ -299,24 +299,32 @@ def mirrored_shape(shape):
     return tuple(n // 2 + 1 for n in shape[:-1]) + tuple(shape[-1:])
 
 
-def multiply_mirrored(X, r):
+def multiply_mirrored(X, r, block=None):
     """``X *= r`` in place, where ``r`` is a real transfer function that is even on every axis
     but the last of the rfft layout (``r[i] = r[n - i]``: free-space and mixed Green's
     functions) and is stored on :func:`mirrored_shape` only (the full layout is up to
-    ``2^(d-1)`` times larger). Returns ``X``."""
+    ``2^(d-1)`` times larger). Returns ``X``.
+
+    ``block``: ``X`` is the block ``block[0]`` (slices per axis) of a spectrum whose whole rfft
+    layout has the shape ``block[1]`` (a rank's share of a distributed spectrum)."""
     d = X.ndim
-    if r.shape != mirrored_shape(X.shape):
-        raise ValueError(f"transfer function of shape {r.shape} for a spectrum of shape {X.shape}; "
-                         f"expected {mirrored_shape(X.shape)}")
+    slices, full = block if block is not None else (tuple(slice(0, n) for n in X.shape), X.shape)
+    start = [s.start for s in slices]
+    if r.shape != mirrored_shape(full):
+        raise ValueError(f"transfer function of shape {r.shape} for a spectrum of shape {full}; "
+                         f"expected {mirrored_shape(full)}")
     X3 = X.reshape((1,) * (3 - d) + X.shape)
     r3 = np.ascontiguousarray(r.reshape((1,) * (3 - d) + r.shape), dtype=_COMPLEX[X.dtype])
+    o0, o1, o2 = [0] * (3 - d) + start
+    P0, P1 = ((1,) * (3 - d) + tuple(full))[:2]
     if X3.flags.c_contiguous:
         from ._fft_jit import mul_mirrored
 
-        mul_mirrored(X3.view(r3.dtype).reshape(X3.shape + (2,)), r3)
+        mul_mirrored(X3.view(r3.dtype).reshape(X3.shape + (2,)), r3, o0, o1, o2, P0, P1)
     else:  # a strided view: NumPy indexing (rare; costs a temporary)
-        idx = np.ix_(*[np.minimum(np.arange(n), n - np.arange(n)) for n in X3.shape[:2]],
-                     np.arange(X3.shape[2]))
+        idx = np.ix_(*[np.minimum(o + np.arange(n), P - o - np.arange(n))
+                       for o, n, P in zip((o0, o1), X3.shape[:2], (P0, P1))],
+                     o2 + np.arange(X3.shape[2]))
         X3 *= r3[idx]
     return X
 

@@ -9,13 +9,16 @@ the minimum-image offset ``min(i, n - i) h``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, replace
 
 import numpy as np
 from ._compat import api
 
 from . import fft
 from .grid import Grid, signed_modes
+from .parallel import dfft
+from .parallel.collective import agreed
+from .parallel.layout import Decomposition, as_decomposition
 from .kernels.filters import (FWHM_PER_DELTA, KINDS, SIGMA_PER_DELTA, SPECTRAL_KINDS,
                               _RTOL, _resolve_width, _second_moment_width, _stencils_per_axis,
                               stencil_transfer, stencil_weights, transfer_function,
@@ -39,7 +42,9 @@ class Filter:
     moment width ``sqrt(12 int r^2 G)`` per axis, equal to ``width`` except for the quadrature
     stencils, user stencils/kernels and the sharp filter, where it is ``pi / k_c`` by
     definition); ``transfer`` (``G^`` on the rfft layout, read-only, real unless the kernel is
-    asymmetric); ``options``.
+    asymmetric); ``options``; ``decomposition`` (None: the whole grid): a filter made for a
+    split :class:`fieldsolve.parallel.Decomposition` holds its transfer function on this
+    rank's Fourier block and filters this rank's slabs.
     """
 
     grid: Grid
@@ -49,6 +54,7 @@ class Filter:
     transfer: np.ndarray = dc_field(repr=False)
     options: dict = dc_field(default_factory=dict)
     _cast: dict = dc_field(default_factory=dict, repr=False)
+    decomposition: Decomposition | None = dc_field(default=None, repr=False)
 
     @property
     def delta(self) -> float:
@@ -84,18 +90,36 @@ class Filter:
 
     def apply(self, field):
         """Filter a real field of shape ``grid.shape`` or ``(..., *grid.shape)`` (e.g.
-        components first). Float32 stays float32, everything else is computed in float64."""
-        f = _real_field(field, self.grid)
-        axes = tuple(range(f.ndim - self.grid.ndim, f.ndim))
-        X = fft.rfftn(f, axes=axes)
+        components first; with a ``decomposition``: this rank's slab ``(..., *local_shape)``).
+        Float32 stays float32, everything else is computed in float64."""
+        d = as_decomposition(self.decomposition or self.grid)
+        f = agreed(d, _real_field, field, self.grid, d.local_shape)
+        X = dfft.rfftn(d, f)
         self.apply_hat(X)
-        return fft.irfftn(X, self.grid.shape, axes=axes, overwrite_input=True)
+        return dfft.irfftn(d, X, overwrite_input=True)
+
+    def on(self, decomposition) -> "Filter":
+        """This filter for ``decomposition`` (a Decomposition, or a Grid: the whole grid): itself
+        when it was made for that layout; a filter made for the whole grid gives the rank's block
+        of its transfer function. Raises ``ValueError`` for another grid or layout."""
+        d = as_decomposition(decomposition)
+        if d.grid != self.grid:
+            raise ValueError("the Filter was built for a different grid")
+        mine = self.decomposition
+        if (None if mine is None else mine.k_slices) == (d.k_slices if d.split else None):
+            return self
+        if mine is not None:
+            raise ValueError("the Filter was built for a different decomposition")
+        t = np.ascontiguousarray(np.broadcast_to(self.transfer, self.grid.rfft_shape)[d.k_slices])
+        t.setflags(write=False)
+        return replace(self, transfer=t, _cast={}, decomposition=d)
 
     def compose(self, other: "Filter") -> "Filter":
         """The filter ``other o self`` (transfer functions multiply). Second moments add, so the
         effective widths combine as ``sqrt(D1^2 + D2^2)`` (sharp: the smaller cutoff)."""
         if other.grid != self.grid:
             raise ValueError("cannot compose filters defined on different grids")
+        other = other.on(self.decomposition or self.grid)
         if self.kind == "sharp" and other.kind == "sharp":
             eff = tuple(max(a, b) for a, b in zip(self.effective_width, other.effective_width))
         else:
@@ -104,7 +128,7 @@ class Filter:
         t.setflags(write=False)
         opts = {"parts": (self.metadata(), other.metadata()),
                 "_positive": self.positive and other.positive}
-        return Filter(self.grid, "composite", eff, eff, t, opts)
+        return Filter(self.grid, "composite", eff, eff, t, opts, decomposition=self.decomposition)
 
     def metadata(self) -> dict:
         """Plain-data description for output files (``width_convention`` is always "pope")."""
@@ -117,13 +141,14 @@ class Filter:
         return meta
 
 
-def _real_field(field, grid):
-    f = np.asarray(field)
+def _real_field(field, grid, shape=None):
+    """``field`` as float32/float64, trailing axes ``shape`` (default the grid's; a rank's slab)."""
+    f, shape = np.asarray(field), grid.shape if shape is None else shape
     if np.iscomplexobj(f):
         raise ValueError("filters act on real fields; got a complex array")
-    if f.ndim < grid.ndim or f.shape[f.ndim - grid.ndim:] != grid.shape:
-        raise ValueError(f"field has shape {f.shape}; expected {grid.shape} or "
-                         f"(components, *{grid.shape})")
+    if f.ndim < grid.ndim or f.shape[f.ndim - grid.ndim:] != shape:
+        raise ValueError(f"field has shape {f.shape}; expected {shape} or "
+                         f"(components, *{shape})")
     if f.dtype not in (np.float32, np.float64):
         f = f.astype(np.float64)
     return f
@@ -147,7 +172,13 @@ def make_filter(grid, kind="gaussian", width=None, *, sigma=None, fwhm=None, sha
     ``simpson`` default to ``2h``. ``kind="stencil"`` takes ``weights`` (one odd-length array
     for every axis, or a tuple with one per axis). ``kind="kernel"`` takes a physical-space
     ``kernel`` of ``grid.shape`` with its origin at index 0; its transfer function is its DFT.
+
+    ``grid`` may be a :class:`fieldsolve.parallel.Decomposition`: the transfer function is then
+    computed on this rank's Fourier block only (``kind="kernel"``: the whole kernel, given on
+    every rank, is transformed and its block kept) and the filter acts on this rank's slabs.
     """
+    dec = as_decomposition(grid)
+    grid = dec.grid
     _check_grid(grid)
     if kind not in KINDS:
         raise ValueError(f"unknown filter kind {kind!r}; choose from {KINDS}")
@@ -155,11 +186,11 @@ def make_filter(grid, kind="gaussian", width=None, *, sigma=None, fwhm=None, sha
     if kind == "kernel":
         if width is not None or sigma is not None or fwhm is not None:
             raise ValueError("kind='kernel' takes its width from the kernel; do not pass width")
-        return _kernel_filter(grid, kernel)
+        return _kernel_filter(grid, kernel).on(dec)
     if kernel is not None:
         raise ValueError("kernel= is only for kind='kernel'")
     delta = _resolve_width(kind, width, sigma, fwhm, d)
-    kv = grid.kvectors(rfft=True)
+    kv = dec.block.kvectors(rfft=True)
     opts = {}
     if kind in SPECTRAL_KINDS:
         if delta is None:
@@ -190,9 +221,10 @@ def make_filter(grid, kind="gaussian", width=None, *, sigma=None, fwhm=None, sha
             delta = eff if kind == "stencil" else tuple(2.0 * hh for hh in hs)
         opts["weights"] = [w.tolist() for w in ws]
         opts["_positive"] = all(bool(np.all(w >= 0)) for w in ws)
-    t = np.ascontiguousarray(np.broadcast_to(t, grid.rfft_shape))
+    t = np.ascontiguousarray(np.broadcast_to(t, dec.block.rfft_shape))
     t.setflags(write=False)
-    return Filter(grid, kind, tuple(delta), tuple(eff), t, opts)
+    return Filter(grid, kind, tuple(delta), tuple(eff), t, opts,
+                  decomposition=dec if dec.split else None)
 
 
 def _gaussian_kernel_positive(grid, delta):
@@ -230,13 +262,12 @@ def filter_field(grid, field, kind="gaussian", width=None, **options):
     ``options`` as in :func:`make_filter` (``width`` in physical units, Pope's Delta; or
     ``sigma=``, ``fwhm=``). A prepared :class:`Filter` may be passed as ``kind``.
     Returns an array of the same shape (float32 in, float32 out; otherwise float64).
+    With a :class:`fieldsolve.parallel.Decomposition` for ``grid``: this rank's slab in and out.
     """
     filt = kind if isinstance(kind, Filter) else make_filter(grid, kind, width, **options)
     if isinstance(kind, Filter) and (width is not None or options):
         raise ValueError("pass width/options either to make_filter or here, not with a Filter")
-    if filt.grid != grid:
-        raise ValueError("the Filter was built for a different grid")
-    return filt.apply(field)
+    return filt.on(grid).apply(field)
 
 
 def filter_kernel(grid, kind="gaussian", width=None, *, sampled=False, **options):
@@ -248,8 +279,8 @@ def filter_kernel(grid, kind="gaussian", width=None, *, sampled=False, **options
     normalised to sum 1; its own discrete transfer function differs from
     ``exp(-k^2 Delta^2/24)`` by about ``exp(-pi^2 (Delta/h)^2 / 24)`` (aliasing).
     """
+    _check_grid(grid)  # a whole grid (not a decomposition)
     if sampled:
-        _check_grid(grid)
         if kind != "gaussian":
             raise ValueError("sampled=True is implemented for the Gaussian kernel only")
         delta = _resolve_width(kind, width, options.pop("sigma", None), options.pop("fwhm", None),

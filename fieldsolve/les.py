@@ -14,6 +14,8 @@ from dataclasses import dataclass, field as dc_field
 import numpy as np
 from ._compat import api
 
+from .parallel.collective import allsum
+from .parallel.layout import as_decomposition
 from .sgs import (DynamicSmagorinsky, _stress, _strain_packed, _symmetric, _velocity, as_filter,
                   dynamic_smagorinsky, sgs_dissipation, sgs_energy)
 from .spectra import energy_spectrum
@@ -64,20 +66,25 @@ def apriori(grid, u, filter=None, test_filter=None, *, alpha=None, clip=True,
     dynamic Smagorinsky coefficient on ``ubar``; ``alpha`` = combined-to-grid width ratio (default
     from :func:`fieldsolve.filters.filter_width_ratio`; logged and stored in the result).
     ``spectra=False`` skips the two energy spectra.
+
+    With a :class:`fieldsolve.parallel.Decomposition` for ``grid``: ``u`` is this rank's slab, the
+    fields of the result are this rank's slabs; spectra, means and the dynamic coefficient are
+    over all ranks (the same on every rank).
     """
     if filter is None:
         raise ValueError("apriori needs filter= (a Filter or e.g. {'kind': 'gaussian', 'width': ...})")
-    u = _velocity(u, grid)
-    gfilt = as_filter(grid, filter)
-    d = grid.ndim
+    dec = as_decomposition(grid)
+    u = _velocity(u, dec)
+    gfilt = as_filter(dec, filter)
+    d = dec.grid.ndim
     tau, ubar = _stress(u, gfilt, return_filtered=True, full=True)
-    S = _symmetric(_strain_packed(ubar, grid), d)
+    S = _symmetric(_strain_packed(ubar, dec), d)
     Pi = sgs_dissipation(tau, S)
     kr = sgs_energy(tau)
     dyn = None
     tmeta = None
     if test_filter is not None:
-        tfilt = as_filter(grid, test_filter)
+        tfilt = as_filter(dec, test_filter)
         tmeta = tfilt.metadata()
         dyn = dynamic_smagorinsky(grid, ubar, tfilt, gfilt, alpha=alpha, clip=clip)
     if spectra:
@@ -85,7 +92,14 @@ def apriori(grid, u, filter=None, test_filter=None, *, alpha=None, clip=True,
         _, Ef = energy_spectrum(grid, ubar)
     else:
         k = E = Ef = np.empty(0)
-    means = {"mean_dissipation": float(Pi.mean()), "mean_sgs_energy": float(kr.mean()),
-             "resolved_energy": float(0.5 * np.mean(np.sum(ubar.astype(np.float64) ** 2, axis=0))),
-             "total_energy": float(0.5 * np.mean(np.sum(u.astype(np.float64) ** 2, axis=0)))}
+    means = {"mean_dissipation": _mean(dec, Pi), "mean_sgs_energy": _mean(dec, kr),
+             "resolved_energy": 0.5 * _mean(dec, np.sum(ubar.astype(np.float64) ** 2, axis=0)),
+             "total_energy": 0.5 * _mean(dec, np.sum(u.astype(np.float64) ** 2, axis=0))}
     return AprioriResult(ubar, tau, S, Pi, kr, dyn, k, E, Ef, gfilt.metadata(), tmeta, means)
+
+
+def _mean(decomposition, x):
+    """Volume average of a field (its slabs summed over the ranks when split)."""
+    if not decomposition.split:
+        return float(x.mean())
+    return allsum(decomposition, float(x.sum(dtype=np.float64))) / decomposition.grid.size

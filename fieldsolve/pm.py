@@ -45,8 +45,10 @@ from . import fft
 from ._compat import api
 from .assign import deposit, interpolate
 from .kernels import differencing_symbols, get_window, window_transfer
-from .grid import Grid
-from .poisson import PoissonSolver, _gradient
+from .parallel import dfft
+from .parallel.collective import agreed, any_rank
+from .parallel.layout import as_decomposition
+from .poisson import PoissonSolver
 
 __all__ = ["ParticleMesh", "accelerations", "mesh_accelerations", "DEFAULTS"]
 
@@ -62,7 +64,10 @@ class ParticleMesh:
 
     Parameters
     ----------
-    grid : Grid (periodic, free or mixed), cell-centred.
+    grid : Grid (periodic, free or mixed), cell-centred; or a
+        :class:`fieldsolve.parallel.Decomposition` of one: then meshes are this rank's slabs
+        (:meth:`solve` takes and returns them) and :meth:`paint`/:meth:`readout` take this
+        rank's particles (:mod:`fieldsolve.parallel.particles`).
     window : assignment window for paint and readout (``"ngp" | "cic" | "tsc" | "pcs"``; the
         older name ``scheme=`` works).
     kernel : Green's function name (:class:`fieldsolve.PoissonSolver`); default ``"fd4"`` on
@@ -85,9 +90,9 @@ class ParticleMesh:
     def __init__(self, grid, *, window=DEFAULTS["window"], kernel=DEFAULTS["kernel"],
                  gradient=DEFAULTS["gradient"], deconvolve=DEFAULTS["deconvolve"],
                  interlace=DEFAULTS["interlace"], split=DEFAULTS["split"], **kernel_options):
-        if not isinstance(grid, Grid):
-            raise ValueError(f"grid must be a fieldsolve.Grid, got {type(grid).__name__}")
-        self.grid = grid
+        #: the decomposition (serial: one rank holding the whole mesh)
+        self.decomposition = as_decomposition(grid)
+        self.grid = grid = self.decomposition.grid
         self.window = get_window(window)
         if gradient not in _GRADIENTS:
             raise ValueError(f"gradient={gradient!r}; choose one of {_GRADIENTS}")
@@ -132,7 +137,9 @@ class ParticleMesh:
         if self.deconvolve:
             window = self.window
             opts["transfer_factor"] = lambda padded: window_transfer(padded, window) ** -2.0
-        self.solver = PoissonSolver(grid, kernel, warn_mean=False, **opts)
+        # a split mesh gets the distributed solver (fieldsolve.parallel.poisson)
+        self.solver = PoissonSolver(self.decomposition if self.decomposition.split else grid, kernel,
+                                    warn_mean=False, **opts)
         if self.deconvolve and split is None:
             warnings.warn("deconvolve=True without a split amplifies the aliases of point masses "
                           "(measured rms pair-force errors 17-960 % at 4-12 cells); use split=, "
@@ -151,45 +158,57 @@ class ParticleMesh:
     # -- paint / readout ---------------------------------------------------------------------
     def paint(self, positions, weights=None, *, density=True):
         """Deposit ``weights`` (default 1) at ``positions`` with this PM's window, interlaced if
-        set; a density (per cell volume) by default."""
+        set; a density (per cell volume) by default. On several ranks: this rank's particles
+        (already on their owner rank) into this rank's slab."""
+        if self.decomposition.size > 1:
+            from .parallel import particles
+
+            return particles.deposit(self.decomposition, positions, weights, window=self.window,
+                                     density=density, interlace=self.interlace)
         return deposit(self.grid, positions, weights, self.window, density=density,
                        interlace=self.interlace)
 
     def readout(self, field, positions):
         """Read a mesh field (``grid.shape`` or ``(C, *grid.shape)``) at ``positions``: the
-        exact adjoint of :meth:`paint` (interlaced when the paint is)."""
+        exact adjoint of :meth:`paint` (interlaced when the paint is). On several ranks: this
+        rank's slab of the field at this rank's particles."""
+        if self.decomposition.size > 1:
+            from .parallel import particles
+
+            return particles.interpolate(self.decomposition, field, positions, window=self.window,
+                                         interlace=self.interlace)
         return interpolate(self.grid, field, positions, self.window, interlace=self.interlace)
 
     # -- mesh solve ---------------------------------------------------------------------------
     def _periodic_operators(self):
+        """The Green's function and gradient symbols on this rank's Fourier block (serial: the
+        whole layout)."""
         if self._diff is None:
-            self._diff = differencing_symbols(self.grid, self.gradient)
+            self._diff = differencing_symbols(self.decomposition.block, self.gradient)
         return self.solver.transfer(), self._diff
 
     def solve(self, rho, coupling=1.0, *, potential=True):
         """``(phi, E)`` on the mesh for ``lap(phi) = coupling * rho``, ``E = -grad(phi)`` of shape
         ``(ndim, *grid.shape)``; ``phi`` is None with ``potential=False``. Periodic grids drop
-        the mean of ``rho`` (neutralising background)."""
-        grid = self.grid
-        rho = np.asarray(rho)
-        if rho.shape != grid.shape:
-            raise ValueError(f"rho has shape {rho.shape}; the grid has shape {grid.shape}")
+        the mean of ``rho`` (neutralising background). On a decomposed grid ``rho``, ``phi``
+        and ``E`` are this rank's slabs (``(ndim, *local_shape)`` for ``E``)."""
+        grid, dec = self.grid, self.decomposition
+        rho = agreed(dec, _check_rho, rho, dec.local_shape)
         if not grid.all_periodic:
             phi = self.solver.solve(coupling * rho)
-            return (phi if potential else None), -_gradient(grid, phi, self.gradient)
+            return (phi if potential else None), -self.solver.gradient(phi, self.gradient)
         green, diff = self._periodic_operators()
-        X = fft.rfftn(rho)
-        if not np.isfinite(X.flat[0]):
+        X = dfft.rfftn(dec, rho)
+        origin = dec.block.holds_origin  # the k = 0 mode (the sum) is on one rank
+        if any_rank(dec, origin and not np.isfinite(X.flat[0])):
             raise ValueError("rho contains NaN or infinite values")
         X *= coupling
-        X.flat[0] = 0.0
+        if origin:
+            X.flat[0] = 0.0
         fft.multiply_real(X, green)
         dtype = np.float32 if rho.dtype == np.float32 else np.float64
-        field = np.empty((grid.ndim,) + grid.shape, dtype=dtype)
-        for a, d in enumerate(diff):
-            # E = -grad(phi): -i D phi_hat
-            field[a] = fft.irfftn(X * (-1j * d), grid.shape, overwrite_input=True)
-        phi = fft.irfftn(X, grid.shape, overwrite_input=True) if potential else None
+        field = dfft.irfftn_each(dec, X, diff, -1j, dtype)  # E = -grad(phi): -i D phi_hat
+        phi = dfft.irfftn(dec, X, overwrite_input=True) if potential else None
         return phi, field
 
     # -- the force -------------------------------------------------------------------------------
@@ -240,6 +259,13 @@ def _particle_mesh(grid, solver, settings):
                          f"got {type(solver).__name__}")
     if settings:
         raise ValueError(f"pass either solver= or settings ({', '.join(sorted(settings))}), not both")
-    if solver.grid != grid:
+    if solver.grid != as_decomposition(grid).grid:
         raise ValueError("solver.grid differs from grid")
     return solver
+
+
+def _check_rho(rho, shape):
+    rho = np.asarray(rho)
+    if rho.shape != shape:
+        raise ValueError(f"rho has shape {rho.shape}; the grid has shape {shape}")
+    return rho

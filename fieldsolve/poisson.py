@@ -37,6 +37,8 @@ from .kernels.differencing import fd_derivative
 from .grid import Grid
 from .kernels import cache as _cache
 from .kernels.cache import kernel_cache_path, set_kernel_cache  # noqa: F401 - public here too
+from .parallel import dfft
+from .parallel.layout import Decomposition, as_decomposition
 
 __all__ = ["PoissonSolver", "gradient", "set_kernel_cache", "kernel_cache_path"]
 
@@ -64,10 +66,11 @@ def _zeros(shape, dtype):
     return np.zeros(shape, dtype)
 
 
-def _check_source(grid, f, name="f", check_finite=True):
-    f = np.asarray(f)
-    if f.shape != grid.shape:
-        raise ValueError(f"{name} has shape {f.shape}; the grid has shape {grid.shape}")
+def _check_source(grid, f, name="f", check_finite=True, shape=None):
+    """``f`` as float32/float64 of ``shape`` (default the grid's; a rank's slab when distributed)."""
+    f, shape = np.asarray(f), grid.shape if shape is None else shape
+    if f.shape != shape:
+        raise ValueError(f"{name} has shape {f.shape}; the grid has shape {shape}")
     if np.iscomplexobj(f) or not (np.issubdtype(f.dtype, np.floating)
                                   or np.issubdtype(f.dtype, np.integer)
                                   or f.dtype == np.bool_):
@@ -86,6 +89,15 @@ def _check_sum(X):
         raise ValueError("f contains NaN or infinite values (or overflows)")
 
 
+def _warn_mean(mean, scale, tol):
+    """The warning of a periodic solve whose source mean is not negligible (``solve``'s caller)."""
+    if mean > tol * scale:
+        warnings.warn(f"periodic solve drops the k=0 mode: the source mean {mean:.3g} is not "
+                      f"negligible (max |f| = {scale:.3g}); the result is the potential of "
+                      "f - mean(f). Subtract the mean (or pass warn_mean=False) to silence.",
+                      RuntimeWarning, stacklevel=4)
+
+
 class PoissonSolver:
     """Solve ``lap(phi) = f`` on ``grid`` by FFT convolution with a Green's function.
 
@@ -93,7 +105,8 @@ class PoissonSolver:
     ----------
     grid : Grid
         1D, 2D or 3D. ``grid.periodic`` selects periodic (spectral) or free-space (isolated)
-        boundaries per axis.
+        boundaries per axis. A :class:`fieldsolve.parallel.Decomposition` makes the
+        distributed solver (:mod:`fieldsolve.parallel.poisson`: slabs in, slabs out).
     kernel : str or Kernel, optional
         Periodic grids: ``"spectral"`` (default, -1/k^2), ``"fd2"``, ``"fd4"``,
         ``"mehrstellen4"``, ``"optimal"`` (options ``window=``, ``split=``,
@@ -128,6 +141,11 @@ class PoissonSolver:
     kernel : Kernel object, ``order`` : its order of accuracy (``inf`` for spectral),
     padded_shape : shape of the padded transform grid (``grid.shape`` when periodic).
     """
+
+    def __new__(cls, grid=None, *args, **kwargs):
+        if cls is PoissonSolver and isinstance(grid, Decomposition):
+            from .parallel.poisson import DistributedPoissonSolver as cls
+        return super().__new__(cls)
 
     def __init__(self, grid, kernel=None, *, geometry="volume", **options):
         if not isinstance(grid, Grid):
@@ -186,8 +204,6 @@ class PoissonSolver:
     # -- kernel spectrum (cached) -------------------------------------------------------------
     def spectrum(self, dtype=np.float64):
         """Older name of :meth:`transfer` (deprecated)."""
-        import warnings
-
         warnings.warn("PoissonSolver.spectrum() is now PoissonSolver.transfer()", DeprecationWarning,
                       stacklevel=2)
         return self.transfer(dtype)
@@ -351,12 +367,7 @@ class PoissonSolver:
             sub = f.reshape(-1)[::61]
             if mean <= tol * max(abs(float(sub.max())), abs(float(sub.min()))):
                 return
-        scale = max(abs(float(f.max())), abs(float(f.min())))
-        if mean > tol * scale:
-            warnings.warn(f"periodic solve drops the k=0 mode: the source mean {mean:.3g} is not "
-                          f"negligible (max |f| = {scale:.3g}); the result is the potential of "
-                          "f - mean(f). Subtract the mean (or pass warn_mean=False) to silence.",
-                          RuntimeWarning, stacklevel=3)
+        _warn_mean(mean, max(abs(float(f.max())), abs(float(f.min()))), tol)
 
     def _solve_padded(self, f, spec):
         """Unpruned: pad every free axis to P, one full r2c, multiply, one c2r, crop."""
@@ -396,19 +407,10 @@ class PoissonSolver:
         Bv[tuple(region) + (slice(0, n[last]),)] = f
         Bv[tuple(region) + (slice(n[last], None),)] = 0
         fft.execute("r2c", Bv[tuple(region) + (slice(0, P[last]),)], B[tuple(region)], last)
-        order = [a for a in self.periodic_axes if a != last] + \
-                [a for a in self.free_axes if a != last]
-        for a in order:
-            if P[a] != n[a]:
-                region[a] = slice(n[a], P[a])
-                B[tuple(region)] = 0
-                region[a] = slice(None)
-            fft.execute("c2c_f", B[tuple(region)], B[tuple(region)], a)
+        _pruned_c2c(B, region, self._c2c_order(), n, P, True)
         _check_sum(B)
         fft.multiply_mirrored(B, spec)
-        for a in reversed(order):
-            fft.execute("c2c_b", B[tuple(region)], B[tuple(region)], a)
-            region[a] = slice(0, n[a])
+        _pruned_c2c(B, region, self._c2c_order(), n, P, False)
         fft.execute("c2r", B[tuple(region)], Bv[tuple(region) + (slice(0, P[last]),)], last)
         phi = np.empty(n, f.dtype)
         np.multiply(Bv[tuple(region) + (slice(0, n[last]),)], f.dtype.type(1.0 / np.prod(P)),
@@ -416,6 +418,10 @@ class PoissonSolver:
         if self.keep_buffer and not self._buffers:
             self._buffers.append(B)
         return phi
+
+    def _c2c_order(self):
+        """Axes of a pruned solve's c2c transforms: periodic, then free (the last is the r2c's)."""
+        return [a for a in self.periodic_axes + self.free_axes if a != self.grid.ndim - 1]
 
     # -- derivatives ---------------------------------------------------------------------------
     @api(renamed={"method": "gradient"})
@@ -442,8 +448,22 @@ class PoissonSolver:
             _check_sum(X)
             self._check_mean(f, X)
             X *= self.transfer(f.dtype)
-            return -_spectral_gradient_hat(g, X, f.dtype)
+            return -_spectral_gradient_hat(as_decomposition(g), X, f.dtype)
         return -_gradient(g, self.solve(f), method)
+
+
+def _pruned_c2c(B, region, order, n, P, forward):
+    """The c2c transforms of a pruned solve, in place in ``B`` along ``order``: forward, each axis
+    zero-extended from ``n`` to ``P`` right before its transform (no line of zeros transformed);
+    backward in reverse order, keeping the ``n`` output lines. ``region`` follows along."""
+    for a in (order if forward else reversed(order)):
+        if forward and P[a] != n[a]:
+            region[a] = slice(n[a], P[a])
+            B[tuple(region)] = 0
+            region[a] = slice(None)
+        fft.execute("c2c_f" if forward else "c2c_b", B[tuple(region)], B[tuple(region)], a)
+        if not forward:
+            region[a] = slice(0, n[a])
 
 
 def _default_method(grid, method):
@@ -457,11 +477,9 @@ def _default_method(grid, method):
     return method
 
 
-def _spectral_gradient_hat(grid, X, dtype):
-    out = np.empty((grid.ndim,) + grid.shape, dtype=dtype)
-    for a, k in enumerate(differencing_symbols(grid, "spectral")):
-        out[a] = fft.irfftn(X * (1j * k), grid.shape, overwrite_input=True)
-    return out
+def _spectral_gradient_hat(decomp, X, dtype):
+    """``i k X`` transformed back, per axis: this rank's slab (the whole grid in serial)."""
+    return dfft.irfftn_each(decomp, X, differencing_symbols(decomp.block, "spectral"), 1j, dtype)
 
 
 @api(renamed={"method": "gradient"})
@@ -476,7 +494,7 @@ def _gradient(grid, phi, method):
     method = _default_method(grid, method)
     phi = _check_source(grid, phi, "phi")
     if method == "spectral":
-        return _spectral_gradient_hat(grid, fft.rfftn(phi), phi.dtype)
+        return _spectral_gradient_hat(as_decomposition(grid), fft.rfftn(phi), phi.dtype)
     out = np.empty((grid.ndim,) + grid.shape, dtype=phi.dtype)
     for a in range(grid.ndim):
         out[a] = fd_derivative(phi, a, grid.spacing[a], method, grid.periodic[a])

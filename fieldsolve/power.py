@@ -22,6 +22,9 @@ import numpy as np
 from . import fft
 from ._compat import api
 from .kernels.windows import get_window
+from .parallel import dfft
+from .parallel.collective import agreed, allsum
+from .parallel.layout import as_decomposition
 
 __all__ = ["PowerSpectrum", "power_spectrum", "rfft_mode_weights", "shell_average"]
 
@@ -42,8 +45,10 @@ class PowerSpectrum:
 
 
 def rfft_mode_weights(grid) -> np.ndarray:
-    """Multiplicity of each rfft-layout mode in the full spectrum (1 or 2)."""
-    return np.broadcast_to(_last_axis_weights(grid.shape[-1]), grid.rfft_shape)
+    """Multiplicity of each rfft-layout mode in the full spectrum (1 or 2); on a block of the
+    layout (:class:`fieldsolve.parallel.GridBlock`) that block's."""
+    last = grid.mode_numbers(grid.ndim - 1, rfft=True)  # the global indices of the halved axis
+    return np.broadcast_to(_last_axis_weights(grid.shape[-1])[last], grid.rfft_shape)
 
 
 def _last_axis_weights(n):
@@ -94,18 +99,26 @@ def _bin_index(grid, kedges):
 @api(grid_first=True)
 def shell_average(grid, values, kedges):
     """Mode-weighted shell sums of ``values`` (rfft layout): returns ``(k_mean, sum, modes)``.
-    Shells follow the module's binning rule."""
-    kmag = np.sqrt(grid.k2(rfft=True)).ravel()
-    wts = rfft_mode_weights(grid).ravel()
-    idx = _bin_index(grid, np.asarray(kedges, dtype=np.float64)).ravel()
+    Shells follow the module's binning rule. On a decomposed grid (a
+    :class:`fieldsolve.parallel.Decomposition` for ``grid``) ``values`` is this rank's Fourier
+    block and every rank gets the sums over all ranks."""
+    d = as_decomposition(grid)
+    b = d.block
+    kmag = np.sqrt(b.k2(rfft=True)).ravel()
+    wts = rfft_mode_weights(b).ravel()
+    idx = _bin_index(b, np.asarray(kedges, dtype=np.float64)).ravel()
     keep = idx >= 0
     nb = len(kedges) - 1
     modes = np.bincount(idx[keep], weights=wts[keep], minlength=nb)
     ksum = np.bincount(idx[keep], weights=(wts * kmag)[keep], minlength=nb)
     vsum = np.bincount(idx[keep], weights=(wts * np.asarray(values).ravel())[keep], minlength=nb)
+    modes, ksum, vsum = allsum(d, np.array([modes, ksum, vsum]))
+    return _mean_k(ksum, modes), vsum, modes
+
+
+def _mean_k(ksum, modes):
     with np.errstate(invalid="ignore", divide="ignore"):
-        kmean = np.where(modes > 0, ksum / np.where(modes > 0, modes, 1), np.nan)
-    return kmean, vsum, modes
+        return np.where(modes > 0, ksum / np.where(modes > 0, modes, 1), np.nan)
 
 
 def _forward(f, grid):
@@ -125,9 +138,10 @@ def _forward(f, grid):
     return fft.execute("r2c", real, X, tuple(range(grid.ndim)))
 
 
-def _axis_tables(grid, window, compensation, integer_ratios):
+def _axis_tables(grid, window, compensation, integer_ratios, block=None):
     """Per-axis tables of :func:`fieldsolve._power_jit.binned_power` (padded to 3 axes) and
-    its window mode: 0 none, 1 divide by ``W^2`` (``"sinc"``), 2 by the alias sum."""
+    its window mode: 0 none, 1 divide by ``W^2`` (``"sinc"``), 2 by the alias sum. ``block``
+    (slices per axis, a rank's Fourier block): each axis's row starts at the block's index 0."""
     nd = grid.ndim
     nmax = max(grid.rfft_shape)
     sq, nyq = np.zeros((3, nmax)), np.zeros((3, nmax))
@@ -147,7 +161,12 @@ def _axis_tables(grid, window, compensation, integer_ratios):
             nyq[row, n // 2] = 1.0
     weight[2, :grid.rfft_shape[-1]] = _last_axis_weights(grid.shape[-1])
     mode = 0 if w is None else (1 if compensation == "sinc" else 2)
-    return (sq, div, alias, alt, nyq, weight), mode
+    tables = (sq, div, alias, alt, nyq, weight)
+    for a, s in enumerate(block or ()):
+        row = a + 3 - nd
+        for t in tables:
+            t[row, :s.stop - s.start] = t[row, s.start:s.stop].copy()
+    return tables, mode
 
 
 @api(grid_first=True, renamed={"scheme": "window"})
@@ -158,6 +177,10 @@ def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
     Memory: one complex rfft array (about one float64 mesh) beyond the input. The field is
     transformed as given and the mean divided out per mode; compensation, shot noise and
     binning are one compiled pass over the half spectrum.
+
+    On a decomposed grid (a :class:`fieldsolve.parallel.Decomposition` for ``grid``) ``field``
+    is this rank's slab: its Fourier block is binned and the bin sums are added over the ranks
+    (same bins and edge rule); every rank gets the whole spectrum.
 
     Parameters
     ----------
@@ -181,9 +204,9 @@ def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
     """
     from ._power_jit import binned_power
 
-    f = np.asarray(field)
-    if f.shape != grid.shape:
-        raise ValueError(f"field has shape {f.shape}; expected {grid.shape}")
+    d = as_decomposition(grid)
+    grid = d.grid
+    f = agreed(d, _check_shape, field, d.local_shape)
     if not grid.all_periodic:
         raise ValueError("power_spectrum needs a periodic grid on every axis")
     if compensation not in ("sinc", "aliased"):
@@ -196,8 +219,9 @@ def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
         raise ValueError("kedges must be an increasing 1-D array of at least 2 edges")
     if f.dtype not in (np.float32, np.float64):
         f = f.astype(np.float64)
-    X = _forward(f, grid)
-    total = X.flat[0].real  # the plain sum: non-finite if any value is (free NaN check)
+    X = dfft.rfftn(d, f.astype(np.float64, copy=False)) if d.split else _forward(f, grid)
+    # the plain sum, on the rank holding k = 0: non-finite if any value is (free NaN check)
+    total = allsum(d, X.flat[0].real if d.block.holds_origin else 0.0)
     if not np.isfinite(total):
         raise ValueError("field contains NaN or infinite values (or its sum overflows)")
     scale = grid.volume / float(grid.size) ** 2
@@ -208,16 +232,21 @@ def power_spectrum(grid, field, *, kedges=None, window=None, interlaced=False,
         scale /= mean * mean  # delta(k) = DFT(field)(k) / mean for k != 0, and 0 at k = 0
     rule = _integer_bins(grid, kedges)
     lut, kq, ints = rule if rule is not None else (np.empty(0, np.int64), np.empty(0), None)
-    tables, mode = _axis_tables(grid, window, compensation, ints)
+    tables, mode = _axis_tables(grid, window, compensation, ints, d.k_slices if d.split else None)
     shot = 0.0 if shot_noise is None else float(shot_noise)
-    X3 = X.view(np.float64).reshape((1,) * (3 - grid.ndim) + grid.rfft_shape + (2,))
+    X3 = X.view(np.float64).reshape((1,) * (3 - grid.ndim) + d.block.rfft_shape + (2,))
     nb = kedges.size - 1
     acc = np.zeros((min(_CHUNKS, X3.shape[0]), 3, nb))
-    binned_power(X3, *tables, scale, bool(overdensity), mode, shot, bool(interlaced), lut, kq,
-                 kedges, acc)
+    binned_power(X3, *tables, scale, bool(overdensity and d.block.holds_origin), mode, shot,
+                 bool(interlaced), lut, kq, kedges, acc)
     del X, X3
-    modes, ksum, psum = acc.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        kmean = np.where(modes > 0, ksum / np.where(modes > 0, modes, 1), np.nan)
-        power = np.where(modes > 0, psum / np.where(modes > 0, modes, 1), np.nan)
-    return PowerSpectrum(kmean, power, modes, kedges, 0.0 if shot_noise is None else shot_noise)
+    modes, ksum, psum = allsum(d, acc.sum(axis=0))
+    return PowerSpectrum(_mean_k(ksum, modes), _mean_k(psum, modes), modes, kedges,
+                         0.0 if shot_noise is None else shot_noise)
+
+
+def _check_shape(field, shape):
+    f = np.asarray(field)
+    if f.shape != shape:
+        raise ValueError(f"field has shape {f.shape}; expected {shape}")
+    return f

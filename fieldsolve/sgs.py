@@ -14,6 +14,10 @@ and ``hat`` a test filter, both homogeneous (:class:`fieldsolve.filters.Filter`)
 * dynamic Smagorinsky: ``tau^d = -2 c Delta^2 |S| S``; least squares over the volume,
   ``c = <L^d_ij M_ij> / <M_kl M_kl>``, ``M_ij = 2 Delta^2 (hat(|S| S_ij) - alpha^2 |S^| S^_ij)``,
   ``alpha = Delta_hat / Delta`` (combined test-o-grid width over grid width), ``C_S = sqrt(c)``.
+
+Every function taking a grid also takes a :class:`fieldsolve.parallel.Decomposition`: velocities
+and tensors are then this rank's slabs (``(ndim, *local_shape)``...), filters act on them through
+distributed transforms and volume averages are over all ranks.
 """
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 from ._compat import api
 
-from . import fft
 from .filters import Filter, _check_grid, filter_width_ratio, make_filter
+from .parallel import dfft
+from .parallel.collective import agreed, allsum
+from .parallel.layout import as_decomposition
 from .spectra import _ik
 
 __all__ = ["sgs_stress", "strain_rate", "strain_magnitude", "sgs_energy", "sgs_dissipation",
@@ -40,22 +46,25 @@ def as_filter(grid, spec=None, **kwargs) -> Filter:
     if isinstance(spec, Filter):
         if kwargs:
             raise ValueError("pass either a Filter or filter arguments, not both")
-        if spec.grid != grid:
-            raise ValueError("the Filter was built for a different grid")
-        return spec
+        return spec.on(grid)
     args = dict(spec or {})
     args.update(kwargs)
     return make_filter(grid, **args)
 
 
-def _velocity(u, grid):
-    _check_grid(grid)
+def _velocity(u, decomposition):
+    """``u`` checked against this rank's slab (the whole grid in serial), on every rank."""
+    _check_grid(decomposition.grid)
+    return agreed(decomposition, _real_velocity, u, decomposition.grid.ndim, decomposition.local_shape)
+
+
+def _real_velocity(u, nd, shape):
     u = np.asarray(u)
     if np.iscomplexobj(u):
         raise ValueError("velocity must be real")
-    if u.shape != (grid.ndim,) + grid.shape:
-        raise ValueError(f"velocity has shape {u.shape}; expected ({grid.ndim}, *{grid.shape}): "
-                         f"one component per axis of the {grid.ndim}-D grid")
+    if u.shape != (nd,) + shape:
+        raise ValueError(f"velocity has shape {u.shape}; expected ({nd}, *{shape}): "
+                         f"one component per axis of the {nd}-D grid")
     if u.dtype not in (np.float32, np.float64):
         u = u.astype(np.float64)
     return u
@@ -114,7 +123,7 @@ def sgs_stress(grid, u, kind="gaussian", width=None, *, return_filtered=False, *
     Returns the symmetric tensor ``(ndim, ndim, *shape)``; with ``return_filtered=True``
     ``(tau, ubar)``.
     """
-    u = _velocity(u, grid)
+    u = _velocity(u, as_decomposition(grid))
     if isinstance(kind, (Filter, dict)):
         if width is not None or options:
             raise ValueError("pass width/options inside the filter specification")
@@ -125,27 +134,26 @@ def sgs_stress(grid, u, kind="gaussian", width=None, *, return_filtered=False, *
     return (tau, ubar) if return_filtered else tau
 
 
-def _strain_packed(u, grid, u_hat=None):
-    d = grid.ndim
-    axes = tuple(range(1, d + 1))
-    U = fft.rfftn(u, axes=axes) if u_hat is None else u_hat
-    ik = [_ik(grid, a).astype(U.dtype) for a in range(d)]
+def _strain_packed(u, decomposition, u_hat=None):
+    d, block = decomposition.grid.ndim, decomposition.block
+    U = dfft.rfftn(decomposition, u) if u_hat is None else u_hat
+    ik = [_ik(block, a).astype(U.dtype) for a in range(d)]
     pairs = _pairs(d)
-    S = np.empty((len(pairs),) + grid.rfft_shape, dtype=U.dtype)
+    S = np.empty((len(pairs),) + block.rfft_shape, dtype=U.dtype)
     for p, (i, j) in enumerate(pairs):
         if i == j:
             np.multiply(ik[j], U[i], out=S[p])
         else:
             S[p] = 0.5 * (ik[j] * U[i] + ik[i] * U[j])
-    return fft.irfftn(S, grid.shape, axes=axes, overwrite_input=True)
+    return dfft.irfftn(decomposition, S, overwrite_input=True)
 
 
 @api(grid_first=True)
 def strain_rate(grid, u):
     """Strain-rate tensor ``S_ij = (d_j u_i + d_i u_j)/2`` (spectral derivatives, Nyquist mode of
     the odd derivative zeroed), shape ``(ndim, ndim, *shape)``."""
-    u = _velocity(u, grid)
-    return _symmetric(_strain_packed(u, grid), grid.ndim)
+    dec = as_decomposition(grid)
+    return _symmetric(_strain_packed(_velocity(u, dec), dec), dec.grid.ndim)
 
 
 def strain_magnitude(S):
@@ -206,9 +214,11 @@ def dynamic_smagorinsky(grid, ubar, test_filter, grid_filter=None, *, alpha=None
     :func:`fieldsolve.filters.filter_width_ratio` of the two filters). The value used is logged
     and returned.
     """
-    u = _velocity(ubar, grid)
-    test = as_filter(grid, test_filter)
-    gfilt = None if grid_filter is None else as_filter(grid, grid_filter)
+    dec = as_decomposition(grid)
+    grid = dec.grid
+    u = _velocity(ubar, dec)
+    test = as_filter(dec, test_filter)
+    gfilt = None if grid_filter is None else as_filter(dec, grid_filter)
     if delta is None:
         if gfilt is None:
             raise ValueError("give delta= or grid_filter= (the grid-filter width enters M)")
@@ -230,15 +240,15 @@ def dynamic_smagorinsky(grid, ubar, test_filter, grid_filter=None, *, alpha=None
     for p, (i, j) in enumerate(pairs):
         if i == j:
             L[p] -= trace  # deviatoric part: the model has no isotropic part
-    S = _strain_packed(u, grid)
+    S = _strain_packed(u, dec)
     Smag = np.sqrt(2.0 * np.einsum("p...,p->...", S * S, mult))
     hat_SS = test.apply(Smag * S)
     del S, Smag
-    Sh = _strain_packed(uhat, grid)
+    Sh = _strain_packed(uhat, dec)
     Shmag = np.sqrt(2.0 * np.einsum("p...,p->...", Sh * Sh, mult))
     M = 2.0 * delta ** 2 * (hat_SS - alpha ** 2 * Shmag * Sh)
-    LM = float(np.einsum("p...,p->...", L * M, mult).sum(dtype=np.float64) / grid.size)
-    MM = float(np.einsum("p...,p->...", M * M, mult).sum(dtype=np.float64) / grid.size)
+    LM = float(allsum(dec, np.einsum("p...,p->...", L * M, mult).sum(dtype=np.float64)) / grid.size)
+    MM = float(allsum(dec, np.einsum("p...,p->...", M * M, mult).sum(dtype=np.float64)) / grid.size)
     if MM == 0.0:
         raise ValueError("<M_ij M_ij> = 0: the filtered velocity has no resolved strain")
     c_raw = LM / MM

@@ -21,6 +21,11 @@ Dealiasing (Orszag's 2/3 rule): keep ``|m_a| <= K_a = floor((n_a - 1)/3)`` on **
 (a mode is dropped if *any* component exceeds ``K_a``); quadratic products of such fields are
 then alias-free on the retained modes. Alternatively :func:`padded_product` evaluates products on
 a grid of ``>= 3n/2`` points per axis.
+
+Decomposed grids: :func:`mode_energy`, :func:`shell_spectrum`, :func:`energy_spectrum` and
+:func:`derivative` take a :class:`fieldsolve.parallel.Decomposition` in place of the grid, this
+rank's slabs as fields and its Fourier block as per-mode values; spectra are summed over the
+ranks (every rank gets them whole).
 """
 from __future__ import annotations
 
@@ -33,6 +38,9 @@ from . import fft
 from .filters import _check_grid, _real_field
 from .grid import signed_modes
 from .kernels.differencing import differencing_symbols
+from .parallel import dfft
+from .parallel.collective import agreed
+from .parallel.layout import as_decomposition
 from .power import rfft_mode_weights, shell_average
 
 __all__ = ["mode_energy", "shell_spectrum", "energy_spectrum", "dealias_mask", "dealias",
@@ -44,16 +52,17 @@ def mode_energy(grid, u):
     """Energy ``1/2 sum_i |u_i,k|^2`` of every rfft-layout mode, Hermitian twins included
     (weight 1 or 2), ``u_k = DFT(u)/N``; ``u`` is ``grid.shape`` (a scalar) or ``(C, *shape)``.
     Its total equals ``1/2 <u.u>``."""
+    dec = as_decomposition(grid)
+    grid = dec.grid
     _check_grid(grid)
-    f = _real_field(u, grid)
+    f = agreed(dec, _real_field, u, grid, dec.local_shape)
     if f.ndim not in (grid.ndim, grid.ndim + 1):
         raise ValueError(f"u has shape {f.shape}; expected {grid.shape} or (C, *{grid.shape})")
-    axes = tuple(range(f.ndim - grid.ndim, f.ndim))
-    X = fft.rfftn(f.astype(np.float64, copy=False), axes=axes)
+    X = dfft.rfftn(dec, f.astype(np.float64, copy=False))
     e = X.real ** 2 + X.imag ** 2
     if f.ndim > grid.ndim:
         e = e.sum(axis=0)
-    return e * (0.5 / grid.size ** 2) * rfft_mode_weights(grid)
+    return e * (0.5 / grid.size ** 2) * rfft_mode_weights(dec.block)
 
 
 def _dk(grid):
@@ -64,18 +73,18 @@ def _dk(grid):
 def shell_spectrum(grid, values, binning="shell_sum"):
     """Bin per-mode energies ``values`` (rfft layout, twins already weighted as returned by
     :func:`mode_energy`) into shells ``n dk``; returns ``(k_n, E_n)``. See the module docstring."""
+    dec = as_decomposition(grid)
+    grid = dec.grid
     _check_grid(grid)
-    values = np.asarray(values, dtype=np.float64)
-    if values.shape != grid.rfft_shape:
-        raise ValueError(f"values have shape {values.shape}; expected the rfft layout {grid.rfft_shape}")
+    values = agreed(dec, _rfft_values, values, dec.block.rfft_shape)
     dk = _dk(grid)
     kmax = math.sqrt(sum(k * k for k in grid.nyquist))
     nmax = int(math.floor(kmax / dk + 0.5)) + 1
     n = np.arange(nmax + 1)
     edges = (np.arange(nmax + 2) - 0.5) * dk
     # shell_average weights each value by its multiplicity, but ours are already weighted.
-    w = rfft_mode_weights(grid)
-    _, sums, modes = shell_average(grid, values / w, edges)
+    w = rfft_mode_weights(dec.block)
+    _, sums, modes = shell_average(dec, values / w, edges)
     k = n * dk
     if binning == "shell_sum":
         return k, sums / dk
@@ -88,6 +97,13 @@ def shell_spectrum(grid, values, binning="shell_sum"):
             mean = np.where(modes > 0, sums / np.where(modes > 0, modes, 1), 0.0)
         return k, mean * expected / dk
     raise ValueError(f"binning={binning!r}; choose 'shell_sum' or 'shell_average'")
+
+
+def _rfft_values(values, shape):
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != shape:
+        raise ValueError(f"values have shape {values.shape}; expected the rfft layout {shape}")
+    return values
 
 
 @api(grid_first=True)
@@ -222,13 +238,14 @@ def padded_product(grid, a_k, b_k, factor=1.5):
 def derivative(grid, field, axis, order=1):
     """Spectral derivative ``d^order f / dx_axis^order`` of a periodic field (``grid.shape`` or
     ``(C, *shape)``). For odd orders the Nyquist mode of an even axis is zeroed (it has no sign)."""
+    dec = as_decomposition(grid)
+    grid = dec.grid
     _check_grid(grid)
-    f = _real_field(field, grid)
+    f = agreed(dec, _real_field, field, grid, dec.local_shape)
     axis = grid._axis(axis)
-    axes = tuple(range(f.ndim - grid.ndim, f.ndim))
-    X = fft.rfftn(f, axes=axes)
-    X *= _ik(grid, axis, order).astype(X.dtype)
-    return fft.irfftn(X, grid.shape, axes=axes, overwrite_input=True)
+    X = dfft.rfftn(dec, f)
+    X *= _ik(dec.block, axis, order).astype(X.dtype)
+    return dfft.irfftn(dec, X, overwrite_input=True)
 
 
 def _ik(grid, axis, order=1):

@@ -1,10 +1,11 @@
 """Synthetic divergence-free random velocity fields with a prescribed energy spectrum.
 
-Algorithm (periodic grids): white noise is drawn in physical space from a generator seeded
-with ``numpy.random.SeedSequence(seed)`` in a fixed order (so Hermitian symmetry holds by
-construction and the result does not depend on any decomposition); it is Fourier transformed,
-Leray-projected (``u_k <- u_k - k (k.u_k)/|k|^2``), the mean mode and the Nyquist planes of
-even axes are zeroed, and the amplitudes are rescaled:
+Algorithm (periodic grids): white noise is drawn in physical space, plane by plane along axis 0:
+plane ``i`` (all components) from its own generator, seeded with the ``i``-th child of
+``numpy.random.SeedSequence(seed)`` (spawn key ``(i,)``), so every rank draws its own planes and
+the field does not depend on the number of ranks (Hermitian symmetry holds by construction). It
+is Fourier transformed, Leray-projected (``u_k <- u_k - k (k.u_k)/|k|^2``), the mean mode and
+the Nyquist planes of even axes are zeroed, and the amplitudes are rescaled:
 
 * ``rescale="shell"`` (default): in every shell ``(n-1/2) dk <= |k| < (n+1/2) dk`` the field's
   energy becomes exactly ``E(n dk) dk``, so :func:`fieldsolve.energy_spectrum` returns the model
@@ -37,8 +38,10 @@ import math
 import numpy as np
 from scipy import integrate, optimize
 
-from . import fft
 from .filters import _check_grid
+from .parallel import dfft
+from .parallel.collective import allmax, allsum
+from .parallel.layout import as_decomposition
 from .power import rfft_mode_weights
 
 __all__ = ["synthetic_turbulence", "model_spectrum", "SPECTRA"]
@@ -126,7 +129,13 @@ def synthetic_turbulence(grid, spectrum="passot_pouquet", k_peak=None, u_rms=1.0
     ``seed``: int, ``SeedSequence`` or None (fresh entropy, logged so the field can be
     reproduced). ``rescale``: ``"shell"`` or ``"mode"``; ``normalize``: ``"spectrum"`` (the
     continuous model sets the level) or ``"field"`` (exact ``u_rms``). See the module docstring.
+
+    ``grid`` may be a :class:`fieldsolve.parallel.Decomposition`: every rank gets its slab
+    ``(ndim, *local_shape)`` of the same field (for any number of ranks, to rounding: the shell
+    energies are sums over the ranks' Fourier blocks).
     """
+    dec = as_decomposition(grid)
+    grid = dec.grid
     _check_grid(grid)
     d = grid.ndim
     if d < 2:
@@ -147,30 +156,30 @@ def synthetic_turbulence(grid, spectrum="passot_pouquet", k_peak=None, u_rms=1.0
 
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     if seed is None:
+        if dec.split:  # one field: rank 0's fresh entropy on every rank
+            ss = np.random.SeedSequence(dec.comm.bcast(ss.entropy, root=0))
         log.info("synthetic_turbulence: seed=None, SeedSequence entropy = %d", ss.entropy)
-    rng = np.random.default_rng(ss)
-    noise = rng.standard_normal((d,) + grid.shape)  # fixed C order: decomposition independent
-    axes = tuple(range(1, d + 1))
-    U = fft.rfftn(noise, axes=axes)
-    del noise
+    U = dfft.rfftn(dec, _noise(ss, d, grid.shape[1:], dec.start, dec.stop))
 
-    kv = grid.kvectors(rfft=True)
-    k2 = grid.k2(rfft=True)
+    block = dec.block
+    kv = block.kvectors(rfft=True)
+    k2 = block.k2(rfft=True)
     k2safe = np.where(k2 > 0, k2, 1.0)
     div = sum(k * U[a] for a, k in enumerate(kv)) / k2safe
     for a, k in enumerate(kv):
         U[a] -= k * div  # Leray projection
     del div
-    keep = (k2 > 0) & ~grid.nyquist_mask()
+    keep = (k2 > 0) & ~block.nyquist_mask()
     U *= keep
 
-    w = rfft_mode_weights(grid)
+    w = rfft_mode_weights(block)
     # energy per mode with the u_k = DFT/N convention, twins counted
     e = 0.5 * (np.abs(U) ** 2).sum(axis=0) * w / grid.size ** 2
     kmag = np.sqrt(k2)
     if rescale == "shell":
         shell = np.floor(kmag / dk + 0.5).astype(np.int64)
-        have = np.bincount(shell.ravel(), weights=e.ravel())
+        nshell = int(allmax(dec, shell.max(initial=0))) + 1  # the same bins on every rank
+        have = allsum(dec, np.bincount(shell.ravel(), weights=e.ravel(), minlength=nshell))
         want = E(np.arange(have.size) * dk) * dk
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(have > 0, np.sqrt(want / np.where(have > 0, have, 1.0)), 0.0)
@@ -183,7 +192,18 @@ def synthetic_turbulence(grid, spectrum="passot_pouquet", k_peak=None, u_rms=1.0
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = np.where(keep & (e > 0), np.sqrt(target / np.where(e > 0, e, 1.0)), 0.0)
     U *= scale
-    u = fft.irfftn(U, grid.shape, axes=axes, overwrite_input=True)
+    u = dfft.irfftn(dec, U, overwrite_input=True)
     if normalize == "field":
-        u *= u_rms / math.sqrt(float(np.sum(u * u)) / (d * grid.size))
+        u *= u_rms / math.sqrt(allsum(dec, float(np.sum(u * u))) / (d * grid.size))
     return u.astype(dtype, copy=False)
+
+
+def _noise(ss, ncomp, plane_shape, start, stop):
+    """White noise ``(ncomp, stop - start, *plane_shape)`` for the axis-0 planes ``start..stop-1``:
+    plane ``i`` from the generator of ``ss``'s child ``i`` (its spawn key extended by ``i``, as
+    ``ss.spawn`` would make it, without changing ``ss``), so a rank draws only its own planes."""
+    out = np.empty((ncomp, stop - start) + tuple(plane_shape))
+    for i in range(start, stop):
+        child = np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (i,), pool_size=ss.pool_size)
+        out[:, i - start] = np.random.default_rng(child).standard_normal((ncomp,) + tuple(plane_shape))
+    return out

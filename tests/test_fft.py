@@ -197,3 +197,17 @@ def test_execute_in_place_on_strided_views(backend, measured, rng, monkeypatch):
     np.testing.assert_allclose(Bv[:4, :3, :8], 8 * 8 * f, atol=1e-10)
     with pytest.raises(ValueError, match="kind"):
         fft.execute("dct", B, B, 0)
+
+
+@pytest.mark.parametrize("full", [(10, 7, 5), (9, 8, 4), (6, 4)])
+def test_multiply_mirrored_on_a_block_is_the_block_of_the_product(full, rng):
+    """A rank's block of a distributed spectrum (any offset on any axis, contiguous or a
+    strided view) is multiplied as the same block of the whole layout."""
+    half = rng.random(fft.mirrored_shape(full))
+    X = rng.standard_normal(full) + 1j * rng.standard_normal(full)
+    whole = fft.multiply_mirrored(X.copy(), half)
+    for sl in [tuple(slice(0, n) for n in full[:-1]) + (slice(1, 3),),
+               tuple(slice(2, n) for n in full[:-1]) + (slice(0, 2),)]:
+        np.testing.assert_array_equal(fft.multiply_mirrored(np.ascontiguousarray(X[sl]), half, (sl, full)),
+                                      whole[sl])
+        np.testing.assert_array_equal(fft.multiply_mirrored(X.copy()[sl], half, (sl, full)), whole[sl])

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import fft
 
-__all__ = ["rfftn", "irfftn", "pfft"]
+__all__ = ["rfftn", "irfftn", "irfftn_each", "pfft"]
 
 _PLANS: dict = {}
 
@@ -48,16 +48,27 @@ def rfftn(decomp, local):
     return out
 
 
-def irfftn(decomp, local_hat):
-    """Backward transform of this rank's block of a spectrum into its real slab (``1/N``)."""
+def irfftn(decomp, local_hat, overwrite_input=False):
+    """Backward transform of this rank's block of a spectrum into its real slab (``1/N``);
+    ``overwrite_input=True`` lets the serial transform destroy ``local_hat`` (saves a copy)."""
     local_hat = np.asarray(local_hat)
     nd = decomp.grid.ndim
     if not decomp.split:
-        return fft.irfftn(local_hat, decomp.grid.shape, axes=tuple(range(local_hat.ndim - nd, local_hat.ndim)))
+        return fft.irfftn(local_hat, decomp.grid.shape, axes=tuple(range(local_hat.ndim - nd, local_hat.ndim)),
+                          overwrite_input=overwrite_input)
     plan = pfft(decomp, _real_dtype(local_hat))
     lead = local_hat.shape[:local_hat.ndim - nd]
     out = np.empty(lead + plan.backward.output_array.shape, plan.backward.output_array.dtype)
     for c in np.ndindex(*lead):
         plan.backward.input_array[...] = local_hat[c]
         out[c] = plan.backward(normalize=True)
+    return out
+
+
+def irfftn_each(decomp, X, symbols, factor, dtype):
+    """``out[a] = irfftn(X * (factor * symbols[a]))`` for per-axis real symbols (a gradient of the
+    potential whose spectrum is ``X``): components first, ``(len(symbols), *decomp.local_shape)``."""
+    out = np.empty((len(symbols),) + decomp.local_shape, dtype=dtype)
+    for a, s in enumerate(symbols):
+        out[a] = irfftn(decomp, X * (factor * s), overwrite_input=True)
     return out

@@ -17,7 +17,7 @@ import numpy as np
 from ..grid import Grid
 from . import mpi
 
-__all__ = ["Decomposition", "GridBlock"]
+__all__ = ["Decomposition", "GridBlock", "as_decomposition"]
 
 
 class Decomposition:
@@ -100,6 +100,12 @@ class Decomposition:
         return self.comm.scatter(parts, root=root)
 
 
+def as_decomposition(grid) -> Decomposition:
+    """``grid`` itself if it is a :class:`Decomposition`, else the serial (one-rank) decomposition
+    of a :class:`~fieldsolve.Grid`: functions taking either run one code path."""
+    return grid if isinstance(grid, Decomposition) else Decomposition(grid)
+
+
 class GridBlock:
     """A block of a grid's real-FFT layout, for kernels: ``kvectors``, ``k2``, ``mode_numbers``
     and ``nyquist_mask`` of the block (``rfft_shape`` is the block's shape); every other
@@ -113,6 +119,11 @@ class GridBlock:
 
     def __getattr__(self, name):
         return getattr(self._grid, name)
+
+    @property
+    def holds_origin(self) -> bool:
+        """The block holds the ``k = 0`` mode (the field's sum), at its index 0."""
+        return all(s.start == 0 for s in self.slices)
 
     def __repr__(self):
         return f"GridBlock({self._grid!r}, {self.slices})"
