@@ -24,7 +24,7 @@ def _les_velocity(cfg, grid, inputs):
     return inputs["velocity"]  # read and checked before the run started (fieldsolve.inputs)
 
 
-def run_les(cfg, out, prov, inputs):
+def run_les(cfg, out, prov, inputs, comm=None):
     from ..les import apriori
 
     t0 = _time.perf_counter()

@@ -45,7 +45,7 @@ def source_model(cfg, grid, inputs=None):
     return rho, (model if not any(grid.periodic) else None)
 
 
-def run_poisson(cfg, out, prov, inputs):
+def run_poisson(cfg, out, prov, inputs, comm=None):
     from ..poisson import PoissonSolver
 
     t0 = _time.perf_counter()
