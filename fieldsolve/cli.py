@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -58,14 +59,20 @@ def _cmd_validate(args):
     from .inputs import preflight
     from .resources import human_bytes as _h
 
+    from .parallel import mpi
+
     cfg = load_config(Path(args.config), args.overrides)
-    _, mem, notes = preflight(cfg, args.out, force=args.force, strict=False)
+    ranks = args.ranks if args.ranks is not None else mpi.size(mpi.world())
+    if ranks < 1:
+        raise ConfigError(f"--ranks {ranks}: must be >= 1")
+    _, mem, notes = preflight(cfg, args.out, force=args.force, strict=False, ranks=ranks)
     sys.stdout.write(dump_config(cfg))
     limit = (f"limit {_h(mem['limit_bytes'])} ({mem['limit']})" if mem["limit_bytes"] is not None
              else mem["limit"])
-    print(f"# valid {cfg.kind} config; particles: {mem['particles']}; estimated memory: "
-          f"{_h(mem['run_bytes'])} for the run (largest part: {mem['largest']}; {limit}); "
-          f"per snapshot: {_h(mem['snapshot_bytes'])}")
+    per = f" per rank on {ranks} MPI ranks ({_h(ranks * mem['run_bytes'])} in all)" if ranks > 1 else ""
+    print(f"# valid {cfg.kind} config; particles: {mem['particles']}{' per rank' if ranks > 1 else ''}; "
+          f"estimated memory: {_h(mem['run_bytes'])} for the run{per} (largest part: {mem['largest']}; "
+          f"{limit}); per snapshot: {_h(mem['snapshot_bytes'])}")
     for note in notes:
         print(f"# note: {note}")
     return EXIT_OK
@@ -249,6 +256,9 @@ def build_parser():
     p.add_argument("--out", help="also check that a run could be written to this directory")
     p.add_argument("--force", action="store_true",
                    help="do not refuse a config whose estimated peak memory exceeds the memory available")
+    p.add_argument("--ranks", type=int, metavar="P",
+                   help="estimate the memory per rank of a run on P MPI ranks (default: the ranks this "
+                   "command was launched on, else 1)")
     _add_debug(p, argparse.SUPPRESS)
     p.set_defaults(func=_cmd_validate)
 
@@ -345,6 +355,16 @@ def _on_sigint(signum, frame):
     raise KeyboardInterrupt
 
 
+def _quiet_other_ranks():
+    """Under an MPI launcher only rank 0 talks (messages, summaries, errors every rank shares);
+    a failure of one rank alone still prints its line (:func:`fieldsolve.parallel.mpi.abort_on_error`)."""
+    from .parallel import mpi
+
+    if mpi.launched() and mpi.rank(mpi.world()) > 0:
+        devnull = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+        sys.stdout = sys.stderr = devnull
+
+
 def main(argv=None) -> int:
     """The command line; returns the exit status (see the module docstring)."""
     import signal
@@ -356,7 +376,9 @@ def main(argv=None) -> int:
     if threading.current_thread() is threading.main_thread():
         _SIGINT["seen"] = False
         previous_sigint = signal.signal(signal.SIGINT, _on_sigint)
+    streams = sys.stdout, sys.stderr
     try:
+        _quiet_other_ranks()
         if hasattr(signal, "SIGXFSZ"):  # a write past ulimit -f fails (exit 1) instead of killing us
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         from .config import COMMAND_LINE, ConfigError
@@ -397,6 +419,7 @@ def main(argv=None) -> int:
         print(_interrupt_message(exc), file=sys.stderr)
         return 130
     finally:
+        sys.stdout, sys.stderr = streams
         sys.unraisablehook = previous_hook
         if previous_sigint is not None:
             # after an interrupt, ignore a second Ctrl-C while the interpreter shuts down

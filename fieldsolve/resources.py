@@ -141,6 +141,9 @@ def estimate_memory(cfg, n_particles=None, ranks=1) -> dict:
         padded = [2 * s if not p else s for s, p in zip(shape, periodic)]
         fft = 8 * math.prod(padded) * _FREE_SPACE * mesh_share
         parts.append((fft, f"free-space Green's function and FFT buffers on the padded {tuple(padded)} grid"))
+        if ranks > 1 and nd > 1:  # the kernel's even half is not split yet (docs/parallel.md)
+            half = 8 * math.prod(s + 1 if not p else s // 2 + 1 for s, p in zip(shape, periodic))
+            parts.append((half, "the Green's function's even half, whole on every rank"))
     parts.append((_RUNTIME[cfg.kind], "compiled kernels and FFT plans"))
     if getattr(cfg.output, "plots", False):
         parts.append((_PLOTS + _PLOTS_PER_PARTICLE * n, "plotting"))

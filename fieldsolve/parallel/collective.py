@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import mpi
+
 __all__ = ["allsum", "allmax", "any_rank", "agreed"]
 
 
@@ -52,7 +54,9 @@ def agreed(decomp, check, *args, **kwargs):
         msgs = decomp.comm.allgather(None if err is None else str(err))
         failed = [r for r, m in enumerate(msgs) if m is not None]
         if failed and err is None:
-            raise ValueError(f"rank {failed[0]}: {msgs[failed[0]]}")
+            raise mpi.everywhere(ValueError(f"rank {failed[0]}: {msgs[failed[0]]}"))
+        if err is not None:
+            raise mpi.everywhere(err)
     if err is not None:
         raise err
     return value

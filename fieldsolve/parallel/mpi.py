@@ -72,8 +72,35 @@ def abort_on_error(comm, exc, code=1):
     if comm is None or comm.Get_size() == 1:
         return
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    print(f"fieldsolve: failed on rank {comm.Get_rank()}: {text}", file=sys.stderr, flush=True)
+    print(f"fieldsolve: failed on rank {comm.Get_rank()}: {text}", file=sys.__stderr__, flush=True)
     comm.Abort(code)
+
+
+def everywhere(exc):
+    """Mark ``exc`` as raised on every rank together (no rank waits in a collective for it):
+    a run ends with it normally instead of ``Abort``."""
+    exc.on_every_rank = True
+    return exc
+
+
+def on_every_rank(exc) -> bool:
+    """Whether ``exc`` (or an error it was raised from) was raised on every rank together."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if getattr(exc, "on_every_rank", False):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def allmax(comm, value):
+    """Maximum of a number over the ranks; ``value`` itself when serial."""
+    if comm is None or comm.Get_size() == 1:
+        return value
+    from mpi4py import MPI
+
+    return comm.allreduce(value, op=MPI.MAX)
 
 
 def allsum(comm, value):

@@ -35,7 +35,7 @@ import numpy as np
 from .. import _assign_jit as K
 from .. import assign
 from ..kernels.windows import get_window
-from . import dfft, halo
+from . import dfft, halo, mpi
 
 __all__ = ["migrate", "deposit", "interpolate", "owners"]
 
@@ -53,11 +53,11 @@ def _agree(comm, error):
     errors = comm.allgather(None if error is None
                             else (isinstance(error, ValueError), f"{type(error).__name__}: {error}"))
     if error is not None:
-        raise error
+        raise mpi.everywhere(error)
     for r, e in enumerate(errors):
         if e is not None:
-            raise (ValueError if e[0] else RuntimeError)(f"rank {r} failed, so this rank stops "
-                                                         f"too: {e[1]}")
+            raise mpi.everywhere((ValueError if e[0] else RuntimeError)(
+                f"rank {r} failed, so this rank stops too: {e[1]}"))
 
 
 def _together(comm, fn, *args):

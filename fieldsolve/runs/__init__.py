@@ -152,8 +152,8 @@ def _run_in_dir(plan, progress, stop_after, echo, notes=()):
             raise
         except Exception as exc:
             log.exception("run failed: %s", _describe(exc))
-            if not mpi.serial(comm):  # end every rank now: the others may wait in a collective
-                mpi.abort_on_error(comm, _describe(exc))
+            if not mpi.serial(comm) and not mpi.on_every_rank(exc):
+                mpi.abort_on_error(comm, _describe(exc))  # the others may wait in a collective
             raise RunError(_describe(exc), log=out / "log.txt") from exc
         log.info("%s", res.summary())
         return res

@@ -15,20 +15,27 @@ class Model:
 
     energy_name = "potential_energy"
 
-    def __init__(self, cfg, grid):
+    def __init__(self, cfg, decomp):
+        """``decomp``: a :class:`~fieldsolve.parallel.Decomposition` (or a grid: serial)."""
+        from ..parallel.layout import as_decomposition
         from ..pm import ParticleMesh
 
-        self.grid = grid
-        self.pm = ParticleMesh(grid, **cfg.solver.pm_settings())
+        decomp = as_decomposition(decomp)
+        self.decomp, self.grid = decomp, decomp.grid
+        self.pm = ParticleMesh(decomp, **cfg.solver.pm_settings())
         self.G = cfg.units.G
         self.meshes = {}
 
     def accelerations(self, x, p):
+        """Accelerations of this rank's particles and the total potential energy; the meshes
+        (this rank's slabs) are kept for output."""
+        from ..parallel.collective import allsum
+
         rho = self.pm.paint(x, p["mass"])
         phi, g = self.pm.solve(rho, 4 * np.pi * self.G)
         self.meshes = {"density": rho, "potential": phi, "field": g}
         # W = 1/2 sum_i m_i phi(x_i) = 1/2 sum_cells rho phi dV (readout is the adjoint of paint)
-        energy = 0.5 * float(np.vdot(rho, phi)) * self.grid.cell_volume  # no mesh temporary
+        energy = 0.5 * allsum(self.decomp, float(np.vdot(rho, phi))) * self.grid.cell_volume
         return self.pm.readout(g, x), energy
 
     def mesh_units(self, units):

@@ -17,11 +17,15 @@ class Model:
 
     energy_name = "field_energy"
 
-    def __init__(self, cfg, grid):
+    def __init__(self, cfg, decomp):
+        """``decomp``: a :class:`~fieldsolve.parallel.Decomposition` (or a grid: serial)."""
+        from ..parallel.layout import as_decomposition
         from ..pm import ParticleMesh
 
-        self.grid = grid
-        self.pm = ParticleMesh(grid, **cfg.solver.pm_settings())
+        decomp = as_decomposition(decomp)
+        grid = decomp.grid
+        self.decomp, self.grid = decomp, grid
+        self.pm = ParticleMesh(decomp, **cfg.solver.pm_settings())
         self.eps0 = cfg.units.epsilon0
         self.neutralize = cfg.background == "neutralizing"
         self.meshes = {}
@@ -35,22 +39,25 @@ class Model:
         self.mode = tuple(int(m) for m in mode)
 
     def accelerations(self, x, p):
-        from .. import fft
+        """Accelerations of this rank's particles and the total field energy; the meshes (this
+        rank's slabs) are kept for output, the followed mode's energy and amplitude are global."""
+        from ..parallel.collective import allsum
 
+        dec, grid = self.decomp, self.grid
         rho = self.pm.paint(x, p["charge"])
         if self.neutralize:
-            rho -= rho.mean()
+            rho -= allsum(dec, float(rho.sum())) / grid.size  # the global mean
         phi, E = self.pm.solve(rho, -1.0 / self.eps0)
         self.meshes = {"density": rho, "potential": phi, "field": E}
         acc = self.pm.readout(E, x) * p["qm"][:, None]
-        energy = 0.5 * self.eps0 * float(np.vdot(E, E)) * self.grid.cell_volume  # no mesh temporary
+        energy = 0.5 * self.eps0 * allsum(dec, float(np.vdot(E, E))) * grid.cell_volume  # no mesh temporary
         # energy in the +-k pair of the followed mode: eps0 V |E_k|^2 / N^2 (Parseval)
-        Ek = fft.rfftn(E, axes=tuple(range(1, self.grid.ndim + 1)))[(slice(None),) + self.mode]
-        self.mode_energy = float(self.eps0 * self.grid.volume * np.sum(np.abs(Ek) ** 2) / self.grid.size ** 2)
+        Ek = _mode(E, self.mode, dec)
+        self.mode_energy = float(self.eps0 * grid.volume * np.sum(np.abs(Ek) ** 2) / grid.size ** 2)
         # complex amplitude of E.k_hat in that mode: E(x) = Re[a exp(i k.x)] + other modes
-        kh = np.array(self.mode, dtype=float) / np.array(self.grid.box)
+        kh = np.array(self.mode, dtype=float) / np.array(grid.box)
         kh /= np.linalg.norm(kh)
-        a = 2.0 * complex(np.dot(kh, Ek)) / self.grid.size
+        a = 2.0 * complex(np.dot(kh, Ek)) / grid.size
         self.mode_amplitude = (a.real, a.imag)
         return acc, energy
 
@@ -59,6 +66,20 @@ class Model:
         return {"density": ("rho", openpmd.UNIT_DIMENSION["charge_density"], Q / L ** 3),
                 "potential": ("phi", openpmd.UNIT_DIMENSION["electric_potential"], M * L ** 2 / (T ** 2 * Q)),
                 "field": ("E", openpmd.UNIT_DIMENSION["electric_field"], M * L / (T ** 2 * Q))}
+
+
+def _mode(E, mode, dec):
+    """``E_k = sum_j E(x_j) exp(-2 pi i m.j / N)`` (the DFT's one mode ``m``) of the vector
+    field ``E`` (components first) from this rank's slab, summed over the ranks: O(N), no FFT."""
+    from ..parallel.collective import allsum
+
+    t = E
+    for ax in range(dec.grid.ndim - 1, -1, -1):  # contract the last axis each time
+        n = dec.grid.shape[ax]
+        j = np.arange(dec.start, dec.stop) if ax == 0 else np.arange(n)
+        t = t @ np.exp(-2j * np.pi * ((mode[ax] * j) % n) / n)
+    s = allsum(dec, np.concatenate([t.real, t.imag]))
+    return s[:len(s) // 2] + 1j * s[len(s) // 2:]
 
 
 def initial_particles(cfg, grid, rng, inputs):
