@@ -14,7 +14,7 @@ from dataclasses import dataclass, field as dc_field
 import numpy as np
 from ._compat import api
 
-from .parallel.collective import allsum
+from .parallel.collective import allmean
 from .parallel.layout import as_decomposition
 from .sgs import (DynamicSmagorinsky, _stress, _strain_packed, _symmetric, _velocity, as_filter,
                   dynamic_smagorinsky, sgs_dissipation, sgs_energy)
@@ -92,14 +92,8 @@ def apriori(grid, u, filter=None, test_filter=None, *, alpha=None, clip=True,
         _, Ef = energy_spectrum(grid, ubar)
     else:
         k = E = Ef = np.empty(0)
-    means = {"mean_dissipation": _mean(dec, Pi), "mean_sgs_energy": _mean(dec, kr),
-             "resolved_energy": 0.5 * _mean(dec, np.sum(ubar.astype(np.float64) ** 2, axis=0)),
-             "total_energy": 0.5 * _mean(dec, np.sum(u.astype(np.float64) ** 2, axis=0))}
+    means = {"mean_dissipation": allmean(dec, Pi), "mean_sgs_energy": allmean(dec, kr),
+             "resolved_energy": 0.5 * allmean(dec, np.sum(ubar.astype(np.float64) ** 2, axis=0)),
+             "total_energy": 0.5 * allmean(dec, np.sum(u.astype(np.float64) ** 2, axis=0))}
     return AprioriResult(ubar, tau, S, Pi, kr, dyn, k, E, Ef, gfilt.metadata(), tmeta, means)
 
-
-def _mean(decomposition, x):
-    """Volume average of a field (its slabs summed over the ranks when split)."""
-    if not decomposition.split:
-        return float(x.mean())
-    return allsum(decomposition, float(x.sum(dtype=np.float64))) / decomposition.grid.size

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import mpi
 
-__all__ = ["allsum", "allmax", "any_rank", "agreed"]
+__all__ = ["allsum", "allmax", "allmean", "allnorm", "any_rank", "agreed"]
 
 
 def _reduce(decomp, value, op_name):
@@ -35,6 +35,23 @@ def allsum(decomp, value):
 def allmax(decomp, value):
     """Maximum over the ranks of a scalar or (elementwise) an array."""
     return _reduce(decomp, value, "MAX")
+
+
+def allmean(decomp, x) -> float:
+    """Volume average ``sum(x) / N`` of a field over the whole grid (``x.mean()`` serially; the
+    slabs' float64 sums added over the ranks when split)."""
+    if not decomp.split:
+        return float(x.mean())
+    return allsum(decomp, float(x.sum(dtype=np.float64))) / decomp.grid.size
+
+
+def allnorm(decomp, x) -> float:
+    """L2 norm ``sqrt(sum x^2)`` of a field (or of its components) over the whole grid
+    (``np.linalg.norm(x)`` serially; the slabs' squared norms added over the ranks when split)."""
+    if not decomp.split:
+        return float(np.linalg.norm(x))
+    x = np.ravel(x)
+    return float(np.sqrt(allsum(decomp, float(np.dot(x, x)))))
 
 
 def any_rank(decomp, flag) -> bool:

@@ -47,7 +47,7 @@ from .collective import agreed, allmax
 from .layout import Decomposition, GridBlock
 from .transpose import Transpose, split
 
-__all__ = ["DistributedPoissonSolver", "gradient"]
+__all__ = ["DistributedPoissonSolver", "gradient", "check_gradient"]
 
 # ghost planes of the FD stencils, and the planes a one-sided end stencil reads (offsets 0..m-1)
 _GHOSTS = {"fd2": 1, "fd4": 2}
@@ -219,15 +219,23 @@ def _slab_gradient(d, phi, gradient):
     return out
 
 
+def check_gradient(d, method):
+    """Raise ``ValueError`` (on every rank alike) unless ``method`` (``"spectral"``, ``"fd2"``,
+    ``"fd4"``) can differentiate along axis 0 of ``d``: a bounded, split axis 0 needs 2 (fd2) /
+    3 (fd4) planes on its first and last rank, the serial one-sided stencils' width."""
+    if d.split and method in _GHOSTS and not d.grid.periodic[0]:
+        need, got = _END_PLANES[method] - _GHOSTS[method], min(d.counts[0], d.counts[-1])
+        if got < need:
+            raise ValueError(f"gradient={method!r} on a bounded axis 0 needs at least {need} planes on the "
+                             f"first and last rank; got {got}: use fewer ranks")
+
+
 def _fd_axis0(d, phi, method):
     """``d phi / dx_0`` across the slabs: the slab with ghost planes from the neighbours, and
     the serial stencil on it. On a bounded axis the ranks at its ends drop the (empty) ghost
     planes beyond it, so the serial one-sided rows land on the grid's first and last planes."""
+    check_gradient(d, method)
     g, h, n = _GHOSTS[method], d.grid.spacing[0], phi.shape[0]
-    if not d.grid.periodic[0] and min(d.counts[0], d.counts[-1]) + g < _END_PLANES[method]:
-        raise ValueError(f"gradient={method!r} on a bounded axis 0 needs at least "
-                         f"{_END_PLANES[method] - g} planes on the first and last rank; got "
-                         f"{min(d.counts[0], d.counts[-1])}: use fewer ranks")
     ext = halo.extend(d, phi, g, g)
     if d.grid.periodic[0]:
         return fd_derivative(ext, 0, h, method, True)[g:g + n]

@@ -1,5 +1,13 @@
 """``les`` runs: a-priori LES analysis of a velocity field (synthetic or from a file) with a
-grid filter and an optional test filter."""
+grid filter and an optional test filter.
+
+Distributed (``comm`` with several ranks): each rank holds its slab of axis-0 planes
+(:class:`~fieldsolve.parallel.Decomposition`) of the velocity and of every field of
+:func:`fieldsolve.apriori` (filtered velocity, stress, strain rate, dissipation, SGS energy);
+the spectra, volume averages and the dynamic coefficient are global (sums over the ranks). A
+synthetic velocity is drawn per slab (the same field as serial for any number of ranks, to
+rounding); an HDF5 velocity is read whole on every rank before the run (preflight), then sliced.
+Whole on rank 0 only: the output meshes while they are written."""
 from __future__ import annotations
 
 import json
@@ -7,31 +15,39 @@ import time as _time
 
 import numpy as np
 
-from .. import files, openpmd
-from ..config import ConfigError, config_hash, dump_config
-from .rundir import RunResult, _plots, log
+from .. import openpmd
+from ..config import ConfigError
+from .rundir import RunResult, log
+from .snapshot import decompose, input_slab, write_snapshot
 
 __all__ = ["run_les"]
 
 
-def _les_velocity(cfg, grid, inputs):
+def _les_velocity(cfg, d, inputs):
+    """This rank's slab ``(ndim, *local_shape)`` of the velocity (the whole field serially)."""
     v = cfg.velocity
     if v.kind == "synthetic":
         from ..turbulence import synthetic_turbulence
 
         ss = np.random.SeedSequence(cfg.seed)
-        return synthetic_turbulence(grid, spectrum=v.spectrum, k_peak=v.k_peak, u_rms=v.u_rms, seed=ss.spawn(1)[0])
-    return inputs["velocity"]  # read and checked before the run started (fieldsolve.inputs)
+        return synthetic_turbulence(d if d.split else d.grid, spectrum=v.spectrum, k_peak=v.k_peak,
+                                    u_rms=v.u_rms, seed=ss.spawn(1)[0])
+    return input_slab(d, cfg, inputs, "velocity")
 
 
 def run_les(cfg, out, prov, inputs, comm=None):
+    """One a-priori analysis (serial, or distributed over ``comm``: module doc).
+    ``RunResult.final`` is the same on every rank; ``RunResult.state`` holds this rank's slab of
+    the ``velocity`` and its :class:`~fieldsolve.les.AprioriResult` (``apriori``: slabs of the
+    fields, global spectra and averages), the whole fields on one rank."""
     from ..les import apriori
 
     t0 = _time.perf_counter()
     grid = cfg.grid.make()
-    u = _les_velocity(cfg, grid, inputs)
+    d = decompose(grid, comm)
+    u = _les_velocity(cfg, d, inputs)
     try:
-        res = apriori(grid, u, filter=cfg.filter.make_args(grid),
+        res = apriori(d if d.split else grid, u, filter=cfg.filter.make_args(grid),
                       test_filter=cfg.test_filter.make_args(grid) if cfg.test_filter else None)
     except ValueError as exc:
         raise ConfigError(f"filter: {exc}") from None
@@ -51,22 +67,15 @@ def run_les(cfg, out, prov, inputs, comm=None):
         pairs = [(i, j) for i in range(nd) for j in range(i, nd)]
         meshes["tau"] = {"data": np.stack([res.tau[i, j] for i, j in pairs]), "unit_dimension": UD["grav_potential"],
                          "components": [labels[i] + labels[j] for i, j in pairs]}
-    fields_dir = out / "diags" / "fields"
     filters = {name: np.bytes_(json.dumps(meta, default=str).encode())
                for name, meta in (("filter", res.filter), ("test_filter", res.test_filter)) if meta}
-    snap = openpmd.write_iteration(fields_dir, 0, time=0.0, dt=0.0, grid=grid, meshes=meshes, dtype=cfg.output.dtype,
-                               config_yaml=dump_config(cfg), provenance_json=json.dumps(prov, sort_keys=True),
-                               config_sha=config_hash(cfg), software_version=prov["fieldsolve_version"],
-                               extras={"spectra": {"k": res.k, "E": res.E, "E_filtered": res.E_filtered,
-                                                   "@binning": "shell_sum: sum(E) dk = <u.u>/2, u_k = DFT/N"},
-                                       "filters": filters}, extras_root=True)
-    openpmd.write_pmd_index(fields_dir)
     summary = res.summary()
     final = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float, np.floating))}
-    files.atomic_write_text(out / "result.json", json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
     log.info("a-priori LES: %s", ", ".join(f"{k} = {v:.6g}" for k, v in final.items()))
-    final["wall_seconds"] = _time.perf_counter() - t0
-    plots = _plots(out, cfg.output.plots)
+    snap, final, plots = write_snapshot(
+        d, cfg, out, prov, meshes, summary, final, t0, extras_root=True,
+        extras={"spectra": {"k": res.k, "E": res.E, "E_filtered": res.E_filtered,
+                            "@binning": "shell_sum: sum(E) dk = <u.u>/2, u_k = DFT/N"}, "filters": filters})
     r = RunResult(run_dir=out, config=cfg, kind="les", snapshots=[snap], plots=plots, final=final)
     r.state = {"velocity": u, "apriori": res}
     return r
