@@ -1,67 +1,119 @@
 """Real-to-complex FFTs of a decomposed grid, in fieldsolve's NumPy convention (unnormalised
-forward, ``1/N`` backward): mpi4py-fft's slab transform when the mesh is split, the serial
-:mod:`fieldsolve.fft` otherwise (one rank, or a replicated 1-D mesh)."""
+forward, ``1/N`` backward).
+
+A split mesh is transformed by slabs, with :mod:`fieldsolve.fft` (its backend, threads and
+plans) for every local transform: a real-to-complex transform of the rank's planes over axes
+``1..``, one global transpose (:class:`.transpose.Transpose`: one ``Alltoallw`` with subarray
+datatypes, no packing copies) to the rank's block of the spectrum -- every plane of axis 0 and
+of the middle axes, the rank's share of the halved last axis (the lower ranks one larger, as
+:func:`k_slices` says) -- and a complex transform along axis 0 in place; backward in reverse.
+Nothing is kept between calls but the transposes' MPI datatypes: a transform allocates one
+complex slab besides its output (about twice the real slab ``F``) and frees it. One rank, or a
+replicated 1-D mesh: the serial :mod:`fieldsolve.fft` on the whole mesh.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import fft
+from .transpose import Transpose, split
 
-__all__ = ["rfftn", "irfftn", "irfftn_each", "pfft"]
+__all__ = ["rfftn", "irfftn", "irfftn_each", "k_slices", "empty"]
 
-_PLANS: dict = {}
-
-
-def pfft(decomp, dtype):
-    """The mpi4py-fft plan of a split decomposition for ``dtype`` (float32/float64), cached."""
-    dtype = np.dtype(dtype)
-    key = (decomp.grid.shape, dtype, id(decomp.comm))
-    plan = _PLANS.get(key)
-    if plan is None:
-        from mpi4py_fft import PFFT
-
-        plan = PFFT(decomp.comm, decomp.grid.shape, axes=tuple(range(decomp.grid.ndim)), dtype=dtype,
-                    grid=(-1,), collapse=True, backend="fftw")
-        if tuple(s.start for s in plan.local_slice(False)) [:1] != (decomp.start,):
-            raise RuntimeError("mpi4py-fft splits the planes differently from fieldsolve")  # pragma: no cover
-        _PLANS[key] = plan
-    return plan
+_TRANSPOSES: dict = {}
 
 
-def _real_dtype(a):
-    return np.float32 if a.dtype in (np.float32, np.complex64) else np.float64
+def k_slices(decomp):
+    """This rank's block of the global real-FFT layout (slices per axis)."""
+    n = decomp.grid.shape
+    if not decomp.split:
+        return tuple(slice(0, m) for m in decomp.grid.rfft_shape)
+    starts, counts = split(n[-1] // 2 + 1, decomp.size)
+    q0 = starts[decomp.rank]
+    return tuple(slice(0, m) for m in n[:-1]) + (slice(q0, q0 + counts[decomp.rank]),)
+
+
+def empty(shape, dtype):
+    """An uninitialised array aligned as FFTW wants it (with the pyFFTW backend)."""
+    from ..poisson import _empty_aligned  # FFTW's SIMD alignment (poisson imports this module)
+
+    return _empty_aligned(shape, dtype)
+
+
+def _slab_shape(decomp):
+    """This rank's planes after the real-to-complex transform along the other axes."""
+    return decomp.local_shape[:-1] + (decomp.grid.shape[-1] // 2 + 1,)
+
+
+def _transpose(decomp, cdt):
+    """The slab <-> block transpose of a split decomposition for complex ``cdt``, cached."""
+    key = (decomp.grid.shape, np.dtype(cdt), id(decomp.comm))  # the transpose holds the comm
+    T = _TRANSPOSES.get(key)
+    if T is None:
+        T = _TRANSPOSES[key] = Transpose(decomp.comm, cdt, _slab_shape(decomp), decomp.block.rfft_shape,
+                                         (decomp.starts, decomp.counts),
+                                         split(decomp.grid.shape[-1] // 2 + 1, decomp.size))
+    return T
+
+
+def _local_axes(decomp):
+    return tuple(range(1, decomp.grid.ndim))
+
+
+def _forward(decomp, x, out):
+    """One real slab ``x`` -> this rank's spectrum block ``out``."""
+    A = fft.rfftn(x, axes=_local_axes(decomp))
+    _transpose(decomp, A.dtype).forward(A, out)
+    del A
+    if out.size:  # fewer columns than ranks leaves a rank without any
+        fft.execute("c2c_f", out, out, (0,))
+
+
+def _c2r_into(W, out, axes, size):
+    """``out = c2r(W) / size`` over ``axes``: the c2r in place in ``W``'s buffer (FFTW's padded
+    layout; ``W`` C-contiguous, destroyed), then scaled into ``out`` (no real array of its own)."""
+    real = W.view(fft._COMPLEX[W.dtype])[..., :out.shape[-1]]
+    fft.execute("c2r", W, real, axes)
+    np.multiply(real, 1.0 / float(size), out=out)
+
+
+def _backward(decomp, X, out):
+    """This rank's spectrum block ``X`` (C-contiguous, destroyed) -> its real slab ``out``."""
+    if X.size:
+        fft.execute("c2c_b", X, X, (0,))
+    A = empty(_slab_shape(decomp), X.dtype)
+    _transpose(decomp, X.dtype).backward(X, A)
+    _c2r_into(A, out, _local_axes(decomp), decomp.grid.size)
 
 
 def rfftn(decomp, local):
     """Forward transform of this rank's slab (``decomp.local_shape``, leading component axes
     allowed) into its block of the spectrum (``decomp.block.rfft_shape``)."""
-    local = np.asarray(local)
+    local = fft._real_input(local)
     nd = decomp.grid.ndim
     if not decomp.split:
         return fft.rfftn(local, axes=tuple(range(local.ndim - nd, local.ndim)))
-    plan = pfft(decomp, _real_dtype(local))
     lead = local.shape[:local.ndim - nd]
-    out = np.empty(lead + plan.forward.output_array.shape, plan.forward.output_array.dtype)
+    out = empty(lead + decomp.block.rfft_shape, np.result_type(local.dtype, np.complex64))
     for c in np.ndindex(*lead):
-        plan.forward.input_array[...] = local[c]
-        out[c] = plan.forward(normalize=False)
+        _forward(decomp, local[c], out[c])
     return out
 
 
 def irfftn(decomp, local_hat, overwrite_input=False):
     """Backward transform of this rank's block of a spectrum into its real slab (``1/N``);
-    ``overwrite_input=True`` lets the serial transform destroy ``local_hat`` (saves a copy)."""
-    local_hat = np.asarray(local_hat)
+    ``overwrite_input=True`` lets the transform destroy ``local_hat`` (saves a copy)."""
+    local_hat = fft._complex_input(local_hat)
     nd = decomp.grid.ndim
     if not decomp.split:
         return fft.irfftn(local_hat, decomp.grid.shape, axes=tuple(range(local_hat.ndim - nd, local_hat.ndim)),
                           overwrite_input=overwrite_input)
-    plan = pfft(decomp, _real_dtype(local_hat))
     lead = local_hat.shape[:local_hat.ndim - nd]
-    out = np.empty(lead + plan.backward.output_array.shape, plan.backward.output_array.dtype)
+    out = empty(lead + decomp.local_shape, fft._COMPLEX[local_hat.dtype])
     for c in np.ndindex(*lead):
-        plan.backward.input_array[...] = local_hat[c]
-        out[c] = plan.backward(normalize=True)
+        X = local_hat[c]
+        X = np.ascontiguousarray(X) if overwrite_input else np.array(X, order="C")
+        _backward(decomp, X, out[c])
     return out
 
 
