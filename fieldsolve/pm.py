@@ -207,7 +207,8 @@ class ParticleMesh:
             X.flat[0] = 0.0
         fft.multiply_real(X, green)
         dtype = np.float32 if rho.dtype == np.float32 else np.float64
-        field = dfft.irfftn_each(dec, X, diff, -1j, dtype)  # E = -grad(phi): -i D phi_hat
+        # E = -grad(phi): -i D phi_hat (X destroyed when phi is not wanted: less memory)
+        field = dfft.irfftn_each(dec, X, diff, -1j, dtype, overwrite_input=not potential)
         phi = dfft.irfftn(dec, X, overwrite_input=True) if potential else None
         return phi, field
 

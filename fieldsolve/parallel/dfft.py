@@ -117,10 +117,27 @@ def irfftn(decomp, local_hat, overwrite_input=False):
     return out
 
 
-def irfftn_each(decomp, X, symbols, factor, dtype):
+def irfftn_each(decomp, X, symbols, factor, dtype, out=None, overwrite_input=False):
     """``out[a] = irfftn(X * (factor * symbols[a]))`` for per-axis real symbols (a gradient of the
-    potential whose spectrum is ``X``): components first, ``(len(symbols), *decomp.local_shape)``."""
-    out = np.empty((len(symbols),) + decomp.local_shape, dtype=dtype)
+    potential whose spectrum is ``X``): components first, ``(len(symbols), *decomp.local_shape)``
+    (``out``: an array of that shape to fill, C-contiguous per component). One complex work
+    array serves every component; with ``overwrite_input=True`` the last one is made in ``X``
+    itself (destroyed), the work array freed first: one complex array less at the peak."""
+    if out is None:
+        out = empty((len(symbols),) + decomp.local_shape, dtype)
+    work = None
     for a, s in enumerate(symbols):
-        out[a] = irfftn(decomp, X * (factor * s), overwrite_input=True)
+        s = factor * s
+        cdt = np.result_type(X, s)
+        if a == len(symbols) - 1 and overwrite_input and cdt == X.dtype and X.flags.c_contiguous:
+            work = X
+        elif work is None:
+            work = empty(X.shape, cdt)
+        np.multiply(X, s, out=work)
+        if fft._COMPLEX[work.dtype] != out.dtype:
+            out[a] = irfftn(decomp, work, overwrite_input=True)  # through a real array of its own
+        elif decomp.split:
+            _backward(decomp, work, out[a])
+        else:
+            _c2r_into(work, out[a], tuple(range(decomp.grid.ndim)), decomp.grid.size)
     return out

@@ -191,7 +191,8 @@ class DistributedPoissonSolver(PoissonSolver):
             X = dfft.rfftn(d, f)
             self._check_spectrum(f, X, self.warn_mean)
             X *= self.transfer(f.dtype)
-            return -dfft.irfftn_each(d, X, differencing_symbols(d.block, "spectral"), 1j, f.dtype)
+            return -dfft.irfftn_each(d, X, differencing_symbols(d.block, "spectral"), 1j, f.dtype,
+                                     overwrite_input=True)
         return -self.gradient(self.solve(f), method)
 
 
@@ -212,7 +213,7 @@ def _slab_gradient(d, phi, gradient):
     phi = agreed(d, _check_source, grid, phi, "phi", shape=d.local_shape)
     if method == "spectral":
         return dfft.irfftn_each(d, dfft.rfftn(d, phi), differencing_symbols(d.block, "spectral"), 1j,
-                                phi.dtype)
+                                phi.dtype, overwrite_input=True)
     out = np.empty((grid.ndim,) + phi.shape, dtype=phi.dtype)
     out[0] = _fd_axis0(d, phi, method)
     for a in range(1, grid.ndim):
