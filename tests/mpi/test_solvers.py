@@ -203,6 +203,27 @@ def test_particle_mesh_solve(comm, shape, periodic, settings):
     assert lphi is None and allmax(comm, np.abs(lE2 - lE).max()) == 0
 
 
+@pytest.mark.parametrize("window", ["ngp", "cic", "tsc", "pcs"])
+def test_particle_mesh_field_is_extended_in_place_by_the_readout(comm, window):
+    """ParticleMesh.solve leaves room around E for the readout's ghost planes
+    (halo.with_room): the readout fills them in place and reads bit for bit what it reads from
+    a copy of E."""
+    from fieldsolve.parallel import halo, particles
+
+    g = grid((25, 25, 25))
+    d = Decomposition(g, comm)
+    pm = fs.pm.ParticleMesh(d, window=window)
+    E = pm.solve(mine(d, source(g.shape, seed=6)), 1.0, potential=False)[1]
+    gh = pm.window.order // 2
+    ext = halo.extend(d, E, gh, gh)
+    assert everywhere(comm, np.array_equal(ext, halo.extend(d, E.copy(), gh, gh)))
+    assert everywhere(comm, np.shares_memory(ext, E) == (d.split and gh > 0))
+    x = np.random.default_rng(8).random((3000, 3)) * np.array(g.box)
+    x = x[particles.owners(d, x) == d.rank]
+    got = pm.readout(E, x)
+    assert everywhere(comm, np.array_equal(got, particles.interpolate(d, E.copy(), x, window)))
+
+
 @pytest.mark.parametrize("shape, h", [((25, 25, 25), 0.1), ((32, 16, 8), (0.1, 0.2, 0.4)),
                                       ((50, 8, 8), 0.1), ((24, 18), 0.1)])
 @pytest.mark.parametrize("options", [{}, {"window": "cic", "shot_noise": 1e-3},
