@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fft
+from . import halo
 from .transpose import Transpose, split
 
 __all__ = ["rfftn", "irfftn", "irfftn_each", "k_slices", "empty"]
@@ -77,13 +78,39 @@ def _c2r_into(W, out, axes, size):
     np.multiply(real, 1.0 / float(size), out=out)
 
 
-def _backward(decomp, X, out):
-    """This rank's spectrum block ``X`` (C-contiguous, destroyed) -> its real slab ``out``."""
+def _fits(decomp, lo, hi):
+    """The transposed complex slab (FFTW's padded rows, ``2 h`` reals for ``n`` reals) fits at
+    the start of a slab's room of ``lo``/``hi`` more planes, and moving its planes up to their
+    place, last first, never overwrites a plane still to be read: ``lo n_last >= (n0 - 1) (2 h -
+    n_last)`` (a few hundred planes per rank and fewer: 256^3 on 2 ranks and up)."""
+    n0, n_last = decomp.local_shape[0], decomp.grid.shape[-1]
+    pad = 2 * (n_last // 2 + 1) - n_last
+    return n0 * pad <= (lo + hi) * n_last and lo * n_last >= (n0 - 1) * pad
+
+
+def _backward(decomp, X, out, room=None):
+    """This rank's spectrum block ``X`` (C-contiguous, destroyed) -> its real slab ``out``.
+    ``room``: ``(ext, lo)``, ``out`` being ``ext[lo:lo + n0]`` of a C-contiguous ``ext`` that
+    :func:`_fits`: the transposed slab goes to the start of ``ext`` itself (no complex slab of
+    its own), the c2r runs in place there and the planes move up into ``out``, scaled."""
     if X.size:
         fft.execute("c2c_b", X, X, (0,))
-    A = empty(_slab_shape(decomp), X.dtype)
-    _transpose(decomp, X.dtype).backward(X, A)
-    _c2r_into(A, out, _local_axes(decomp), decomp.grid.size)
+    T = _transpose(decomp, X.dtype)
+    if room is None:
+        A = empty(_slab_shape(decomp), X.dtype)
+        T.backward(X, A)
+        _c2r_into(A, out, _local_axes(decomp), decomp.grid.size)
+        return
+    ext, lo = room
+    shape = _slab_shape(decomp)
+    flat = ext.reshape(-1)[:2 * int(np.prod(shape))]
+    A = flat.view(X.dtype).reshape(shape)
+    T.backward(X, A)
+    real = flat.reshape(shape[:-1] + (2 * shape[-1],))[..., :out.shape[-1]]
+    fft.execute("c2r", A, real, _local_axes(decomp))
+    scale = 1.0 / float(decomp.grid.size)
+    for j in reversed(range(out.shape[0])):  # last first: nothing is overwritten before it is read
+        np.multiply(real[j], scale, out=ext[lo + j])
 
 
 def rfftn(decomp, local):
@@ -125,6 +152,9 @@ def irfftn_each(decomp, X, symbols, factor, dtype, out=None, overwrite_input=Fal
     itself (destroyed), the work array freed first: one complex array less at the peak."""
     if out is None:
         out = empty((len(symbols),) + decomp.local_shape, dtype)
+    room = halo.room(out) if decomp.split else None  # (ext, lo, hi) of a halo.with_room field
+    if room is not None and not (room[0].flags.c_contiguous and _fits(decomp, *room[1:])):
+        room = None
     work = None
     for a, s in enumerate(symbols):
         s = factor * s
@@ -136,8 +166,8 @@ def irfftn_each(decomp, X, symbols, factor, dtype, out=None, overwrite_input=Fal
         np.multiply(X, s, out=work)
         if fft._COMPLEX[work.dtype] != out.dtype:
             out[a] = irfftn(decomp, work, overwrite_input=True)  # through a real array of its own
-        elif decomp.split:
-            _backward(decomp, work, out[a])
+        elif decomp.split:  # into the room of E's ghost planes when it fits (no complex slab)
+            _backward(decomp, work, out[a], None if room is None else (room[0][a], room[1]))
         else:
             _c2r_into(work, out[a], tuple(range(decomp.grid.ndim)), decomp.grid.size)
     return out

@@ -16,7 +16,7 @@ import weakref
 
 import numpy as np
 
-__all__ = ["extend", "reduce", "with_room"]
+__all__ = ["extend", "reduce", "with_room", "room"]
 
 _ROOM: dict = {}  # id(slab) -> (weak reference to the slab, its extended array, lo, hi)
 
@@ -73,12 +73,11 @@ def with_room(decomp, lead, lo, hi, dtype, empty=np.empty):
     return slab
 
 
-def _room(local, lo, hi):
-    """The extended array a :func:`with_room` slab lies in, if made with these widths."""
+def room(local):
+    """``(ext, lo, hi)`` of a slab made by :func:`with_room` (its extended array and ghost
+    widths), else None."""
     found = _ROOM.get(id(local))
-    if found is not None and found[0]() is local and found[2:] == (lo, hi):
-        return found[1]
-    return None
+    return found[1:] if found is not None and found[0]() is local else None
 
 
 def extend(decomp, local, lo, hi):
@@ -95,7 +94,8 @@ def extend(decomp, local, lo, hi):
         sl[ax] = slice(a, b)
         return tuple(sl)
 
-    ext = _room(local, lo, hi) if decomp.split else None  # else the slab is in place already
+    found = room(local) if decomp.split else None
+    ext = found[0] if found is not None and found[1:] == (lo, hi) else None  # the slab in place
     if ext is None:
         shape = list(local.shape)
         shape[ax] = n + lo + hi
