@@ -152,7 +152,7 @@ def idle_barrier(comm):
     if comm is not None and comm.Get_size() > 1:
         req = comm.Ibarrier()
         while not req.Test():
-            time.sleep(0.002)
+            time.sleep(0.02)  # rarely: the serial process beside may use both cores
 
 
 # -- the simulation --------------------------------------------------------------------------
