@@ -45,7 +45,7 @@ from . import fft
 from ._compat import api
 from .assign import deposit, interpolate
 from .kernels import differencing_symbols, get_window, window_transfer
-from .parallel import dfft
+from .parallel import dfft, halo
 from .parallel.collective import agreed, any_rank
 from .parallel.layout import as_decomposition
 from .poisson import PoissonSolver
@@ -191,7 +191,9 @@ class ParticleMesh:
         """``(phi, E)`` on the mesh for ``lap(phi) = coupling * rho``, ``E = -grad(phi)`` of shape
         ``(ndim, *grid.shape)``; ``phi`` is None with ``potential=False``. Periodic grids drop
         the mean of ``rho`` (neutralising background). On a decomposed grid ``rho``, ``phi``
-        and ``E`` are this rank's slabs (``(ndim, *local_shape)`` for ``E``)."""
+        and ``E`` are this rank's slabs (``(ndim, *local_shape)`` for ``E``; a periodic split
+        mesh's ``E`` lies inside an array with room for the readout's ghost planes, so each
+        component is contiguous but ``E`` as a whole is not)."""
         grid, dec = self.grid, self.decomposition
         rho = agreed(dec, _check_rho, rho, dec.local_shape)
         if not grid.all_periodic:
@@ -207,7 +209,12 @@ class ParticleMesh:
             X.flat[0] = 0.0
         fft.multiply_real(X, green)
         dtype = np.float32 if rho.dtype == np.float32 else np.float64
-        field = dfft.irfftn_each(dec, X, diff, -1j, dtype)  # E = -grad(phi): -i D phi_hat
+        # on a split mesh E lies inside room for the ghost planes of a readout, which fills them
+        # in place instead of copying E (fieldsolve.parallel.halo.with_room)
+        g = 0 if self.interlace else self.window.order // 2
+        out = halo.with_room(dec, (grid.ndim,), g, g, dtype, empty=dfft.empty)
+        # E = -grad(phi): -i D phi_hat (X destroyed when phi is not wanted: less memory)
+        field = dfft.irfftn_each(dec, X, diff, -1j, dtype, out=out, overwrite_input=not potential)
         phi = dfft.irfftn(dec, X, overwrite_input=True) if potential else None
         return phi, field
 

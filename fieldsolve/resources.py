@@ -7,8 +7,9 @@ the padded free-space grid (``PF``) and per particle, plus the libraries' own wo
 ==============  =====================================================================
 particles       ``8 (5 d + 2) B`` each (``8 (5 d + 6) B`` for pic: charge, weighting,
                 q/m): positions, velocities, accelerations, masses, ids, sort scratch
-mesh            nbody/pic ``(4 + 4 d) F``; poisson ``(2 + 4 d) F`` (``(6 + 4 d) F`` with an
-                analytic field to compare with); les ``(16 + 5.6 d^2) F`` (tensors)
+mesh            nbody/pic ``4 d F`` on periodic grids, ``(4 + 4 d) F`` otherwise; poisson
+                ``(2 + 4 d) F`` (``(6 + 4 d) F`` with an analytic field to compare with);
+                les ``(16 + 5.6 d^2) F`` (tensors)
 free space      ``0.9375 PF``: the Green's function spectrum (its even half), set-up and padded work
                 buffer (any isolated axis; padding 2n)
 runtime         48 MiB for the compiled kernels and FFT plans (2 MiB for les)
@@ -92,8 +93,8 @@ def particle_count(cfg) -> int:
 
 
 def _mesh_fields(cfg, nd) -> float:
-    if cfg.kind in ("nbody", "pic"):
-        return 4 + 4 * nd
+    if cfg.kind in ("nbody", "pic"):  # a periodic PM solve makes its gradient in place
+        return 4 * nd + (0 if all(cfg.grid.per_axis("periodic")) else 4)
     if cfg.kind == "poisson":
         analytic_field = cfg.source.kind != "hdf5" and not any(cfg.grid.per_axis("periodic"))
         return (6 if analytic_field else 2) + 4 * nd

@@ -5,12 +5,20 @@ An extended slab holds ``lo`` ghost planes below this rank's planes and ``hi`` a
 ``ext[lo:lo + n_local]`` is the rank's own slab. On a periodic axis 0 the first and last ranks
 are neighbours; on a bounded one the ghost planes beyond the grid stay zero (fill) or must be
 empty (reduce: a deposit there is an error the kernels already raised). Every rank's slab must
-hold at least as many planes as the widest ghost layer (``Decomposition`` checks it)."""
+hold at least as many planes as the widest ghost layer (``Decomposition`` checks it).
+
+A slab made by :func:`with_room` lies inside its extended array already: :func:`extend` then
+fills the ghost planes in place and hands back that array, without copying the slab (the
+field a :class:`~fieldsolve.pm.ParticleMesh` solve gives its readout)."""
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
-__all__ = ["extend", "reduce"]
+__all__ = ["extend", "reduce", "with_room", "room"]
+
+_ROOM: dict = {}  # id(slab) -> (weak reference to the slab, its extended array, lo, hi)
 
 
 def _neighbours(decomp):
@@ -50,23 +58,49 @@ def _null():
     return MPI.PROC_NULL
 
 
+def with_room(decomp, lead, lo, hi, dtype, empty=np.empty):
+    """An uninitialised slab ``lead + decomp.local_shape`` of ``dtype`` (from ``empty``, a
+    function like ``np.empty``) lying inside an array with ``lo``/``hi`` more planes of axis 0:
+    :func:`extend` with these widths fills them in place. Unsplit: a plain array."""
+    if not (decomp.split and (lo or hi)):
+        return empty(tuple(lead) + decomp.local_shape, dtype)
+    n = decomp.local_shape[0]
+    ext = empty(tuple(lead) + (n + lo + hi,) + decomp.local_shape[1:], dtype)
+    slab = ext[(slice(None),) * len(lead) + (slice(lo, lo + n),)]
+    key = id(slab)
+    _ROOM[key] = (weakref.ref(slab), ext, lo, hi)
+    weakref.finalize(slab, _ROOM.pop, key, None)
+    return slab
+
+
+def room(local):
+    """``(ext, lo, hi)`` of a slab made by :func:`with_room` (its extended array and ghost
+    widths), else None."""
+    found = _ROOM.get(id(local))
+    return found[1:] if found is not None and found[0]() is local else None
+
+
 def extend(decomp, local, lo, hi):
     """``local`` (slab, leading component axes allowed) with ``lo``/``hi`` ghost planes filled
-    from the neighbours (periodic wrap; zero beyond a bounded axis)."""
+    from the neighbours (periodic wrap; zero beyond a bounded axis). A slab from
+    :func:`with_room` with the same widths: its own extended array, ghost planes filled."""
     local = np.asarray(local)
     lead = local.ndim - decomp.grid.ndim
     ax = lead
     n = local.shape[ax]
-    shape = list(local.shape)
-    shape[ax] = n + lo + hi
-    ext = np.zeros(shape, local.dtype)
     sl = [slice(None)] * local.ndim
 
     def at(a, b):
         sl[ax] = slice(a, b)
         return tuple(sl)
 
-    ext[at(lo, lo + n)] = local
+    found = room(local) if decomp.split else None
+    ext = found[0] if found is not None and found[1:] == (lo, hi) else None  # the slab in place
+    if ext is None:
+        shape = list(local.shape)
+        shape[ax] = n + lo + hi
+        ext = np.zeros(shape, local.dtype)
+        ext[at(lo, lo + n)] = local
     if not decomp.split:
         if decomp.grid.periodic[0]:  # one rank: the ghosts are its own far planes
             if lo:

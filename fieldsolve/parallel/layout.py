@@ -1,9 +1,9 @@
 """How a grid is split over the ranks of a communicator.
 
 Real space: contiguous slabs of whole planes along axis 0, slab sizes differing by at most one
-with the lower ranks larger (mpi4py-fft's rule, so its FFT takes the slabs as they are).
-Fourier space: the block of the real-FFT layout that the distributed FFT leaves on each rank
-(:class:`GridBlock`; with mpi4py-fft's slab transform, a slab of the last, halved axis).
+with the lower ranks larger. Fourier space: the block of the real-FFT layout that the
+distributed FFT (:mod:`.dfft`) leaves on each rank (:class:`GridBlock`): every plane of the
+other axes and a share of the last, halved axis, split by the same rule.
 1-D grids cannot be split along their one axis: they are *replicated* (every rank holds the
 whole mesh, and only the particles are split). Serial use is one rank holding everything: the
 same code path.
@@ -63,11 +63,9 @@ class Decomposition:
     @cached_property
     def k_slices(self) -> tuple:
         """This rank's block of the global real-FFT layout (slices per axis)."""
-        if not self.split:
-            return tuple(slice(0, n) for n in self.grid.rfft_shape)
-        from .dfft import pfft
+        from .dfft import k_slices
 
-        return tuple(slice(s.start, s.stop) for s in pfft(self, np.float64).local_slice(True))
+        return k_slices(self)
 
     @cached_property
     def block(self) -> "GridBlock":

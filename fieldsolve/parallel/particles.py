@@ -312,10 +312,10 @@ def interpolate(decomp, local_field, positions, window="cic", *, interlace=False
                                             window, interlace, outside)
     if interlace:  # the two fields the adjoint of the interlaced paint reads
         first, second = assign._interlace_spectra(decomp.block, dfft.rfftn(decomp, f))
-        fields = np.stack([dfft.irfftn(decomp, first), dfft.irfftn(decomp, second)])
-    else:
-        fields = f[None]
-    ext = halo.extend(decomp, fields, lo, hi) if lo or hi else np.ascontiguousarray(fields)
+        ext = np.stack([dfft.irfftn(decomp, first), dfft.irfftn(decomp, second)])
+        ext = halo.extend(decomp, ext, lo, hi) if lo or hi else ext
+    else:  # a field made with room for the ghost planes is extended in place (halo.with_room)
+        ext = (halo.extend(decomp, f, lo, hi) if lo or hi else np.ascontiguousarray(f))[None]
     params = assign._params(grid, window)
     ext = ext.reshape(ext.shape[:3] + params[2][1:])
     off = decomp.start - lo

@@ -8,9 +8,9 @@ What each rank holds on a split mesh, in local fields ``F`` (this rank's real sl
 planes, the size of ``f``), besides its input and output:
 
 * **periodic**: the kernel's transfer function on this rank's Fourier block only (``F/2``,
-  computed on the block: the serial layout's block); mpi4py-fft's plan arrays (about ``4 F``,
-  kept in :mod:`fieldsolve.parallel.dfft`'s plan cache per shape and dtype); during a solve the
-  spectrum block and the result (``2 F``).
+  computed on the block: the serial layout's block), nothing else between solves
+  (:mod:`fieldsolve.parallel.dfft` keeps only its transposes' MPI datatypes); during a solve
+  the spectrum block, one complex slab of the transform and the result (about ``3 F``).
 * **free and mixed**: the serial solver's pruned 2N zero padding (same transforms, same order)
   with one global transpose after the first one. ``A``, this rank's planes after the r2c along
   the (padded) last axis (``2 F`` in 3-D all free), is transposed (``Alltoallw``) into the
@@ -29,7 +29,8 @@ planes, the size of ``f``), besides its input and output:
 Bitwise equal to serial: FD gradients (``fd2``/``fd4``) of a given potential (ghost planes, then
 the serial stencils), and, as measured here, the free and mixed solves (the serial transforms on
 the same lines; FFTW could round differently for other strides). Periodic solves go through
-mpi4py-fft's FFTW and round differently from serial (about 1e-16 relative).
+the slab transforms of :mod:`.dfft` (the local axes, a transpose, then axis 0), which round
+differently from serial's one transform of every axis (about 1e-16 relative).
 """
 from __future__ import annotations
 
@@ -190,7 +191,8 @@ class DistributedPoissonSolver(PoissonSolver):
             X = dfft.rfftn(d, f)
             self._check_spectrum(f, X, self.warn_mean)
             X *= self.transfer(f.dtype)
-            return -dfft.irfftn_each(d, X, differencing_symbols(d.block, "spectral"), 1j, f.dtype)
+            return -dfft.irfftn_each(d, X, differencing_symbols(d.block, "spectral"), 1j, f.dtype,
+                                     overwrite_input=True)
         return -self.gradient(self.solve(f), method)
 
 
@@ -211,7 +213,7 @@ def _slab_gradient(d, phi, gradient):
     phi = agreed(d, _check_source, grid, phi, "phi", shape=d.local_shape)
     if method == "spectral":
         return dfft.irfftn_each(d, dfft.rfftn(d, phi), differencing_symbols(d.block, "spectral"), 1j,
-                                phi.dtype)
+                                phi.dtype, overwrite_input=True)
     out = np.empty((grid.ndim,) + phi.shape, dtype=phi.dtype)
     out[0] = _fd_axis0(d, phi, method)
     for a in range(1, grid.ndim):

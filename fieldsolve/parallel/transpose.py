@@ -24,8 +24,10 @@ class Transpose:
     datatypes (one per peer and side) live as long as the object."""
 
     def __init__(self, comm, dtype, a_shape, b_shape, rows, cols):
+        from mpi4py import MPI
         from mpi4py.util.dtlib import from_numpy_dtype
 
+        self._finalized = MPI.Is_finalized  # kept: __del__ may run while the interpreter shuts down
         base = from_numpy_dtype(np.dtype(dtype))
         nd = len(a_shape)
         self.comm = comm
@@ -37,9 +39,7 @@ class Transpose:
         self.counts_displs = ([1] * comm.Get_size(), [0] * comm.Get_size())
 
     def __del__(self):
-        from mpi4py import MPI
-
-        if not MPI.Is_finalized():  # a solver dropped before the end: its datatypes with it
+        if not self._finalized():  # a solver dropped before the end: its datatypes with it
             for t in self.a_types + self.b_types:
                 t.Free()
 
