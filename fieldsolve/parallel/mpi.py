@@ -117,6 +117,18 @@ def allsum(comm, value):
     return out
 
 
+def _portable(exc):
+    """``exc`` if it survives pickling (to be sent to the other ranks), else a ``RuntimeError``
+    with its message."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any pickling failure: send the message instead
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
 def on_root(comm, fn, *args):
     """Run ``fn`` on rank 0 only and hand its result (or its exception, re-raised on every rank)
     to all: a failure on rank 0 must not leave the others waiting in the next collective."""
@@ -127,8 +139,26 @@ def on_root(comm, fn, *args):
         try:
             result = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - re-raised below, on every rank
-            error = exc
+            error = _portable(exc)
     error = comm.bcast(error, root=0)
     if error is not None:
-        raise error
+        raise everywhere(error)
     return comm.bcast(result, root=0)
+
+
+def agreed(comm, fn, *args):
+    """Run ``fn`` on every rank; if it raised on any rank, every rank raises the error of the
+    first rank that failed (checks that read files or directories may differ between ranks, and
+    a rank that raised alone would leave the others waiting in the next collective)."""
+    if comm is None or comm.Get_size() == 1:
+        return fn(*args)
+    try:
+        result, error = fn(*args), None
+    except Exception as exc:  # noqa: BLE001 - agreed on below, re-raised on every rank
+        result, error = None, exc
+    failed = comm.allgather(error is not None)
+    if any(failed):
+        first = failed.index(True)
+        sent = comm.bcast(_portable(error) if comm.Get_rank() == first else None, root=first)
+        raise everywhere(error if error is not None and comm.Get_rank() == first else sent)
+    return result

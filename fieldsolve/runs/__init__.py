@@ -81,10 +81,12 @@ def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progre
 
     if comm is None:
         comm = mpi.world()
+    # Every rank checks (config, inputs, output location) and they agree before rank 0 creates
+    # the run directory: a rank still checking must not find it already made.
     if resume:
-        plan = plan_resume(config, out, overrides, force, comm=comm)
+        plan = mpi.agreed(comm, plan_resume, config, out, overrides, force, comm)
     else:
-        plan = plan_new(config, out, overrides, overwrite, force, comm=comm)
+        plan = mpi.agreed(comm, plan_new, config, out, overrides, overwrite, force, comm)
         mpi.on_root(comm, _prepare_dir, plan.out, overwrite)
 
     from .._threads import get_num_threads, set_num_threads

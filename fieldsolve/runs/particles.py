@@ -381,7 +381,7 @@ def run_particles(plan, prov, progress, stop_after):
     if interrupted:
         log.info("stopped (%s) at step %d, t = %.6g; checkpoint %s; continue with "
                  "`fieldsolve run --resume %s`", interrupted, sim.step, sim.t, sim.checkpoint.name, out)
-    plots = [] if interrupted else _plots(out, cfg.output.plots)
+    plots = [] if interrupted else mpi.on_root(sim.comm, _plots, out, cfg.output.plots)  # rank 0 draws
     res = RunResult(run_dir=out, config=cfg, kind=cfg.kind, steps=sim.step, time=sim.t, snapshots=sim.snapshots,
                     timeseries=out / "timeseries.h5", checkpoint=sim.checkpoint, plots=plots, final=final,
                     interrupted=interrupted)

@@ -6,11 +6,14 @@ same global data. Assertions are made on values reduced over all ranks (``allmax
 rank fails together and none waits in a collective for a rank that stopped.
 """
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fieldsolve.parallel import mpi
+
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/: shared helpers (h5diff)
 
 if not mpi.launched():
     collect_ignore_glob = ["test_*.py"]

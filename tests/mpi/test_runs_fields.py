@@ -11,7 +11,7 @@ agrees only to ~1e-6 of itself. ``RunResult.final`` must be the same on every ra
 Bitwise equal to serial as measured: the meshes of isolated, mixed and 1-D (replicated) Poisson
 runs (density evaluated pointwise on the slab, the serial transforms in the free/mixed solve, FD
 gradients on ghost planes with the serial stencils); their error norms differ by summation order
-(~1e-19 absolute). Periodic solves (mpi4py-fft's FFTW, the global mean) and the LES pipeline
+(~1e-19 absolute). Periodic solves (the distributed transforms, the global mean) and the LES pipeline
 (distributed transforms, sums over the ranks) agree to rounding (~1e-15 of the largest value;
 mean_dissipation, a mean with cancellation, to ~5e-14 relative); a float32 output shows no
 difference."""
@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 import pytest
 from conftest import allmax
+from h5diff import relative_differences
 from test_solvers import everywhere
 
 from fieldsolve.config import ConfigError
@@ -59,25 +60,6 @@ CASES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _plan_then_prepare(comm, monkeypatch):
-    """Every rank checks the run folder (preflight) before rank 0 creates it: a rank that checked
-    after rank 0 had written there would refuse it alone and leave the others waiting. run()
-    itself does not wait for that yet; until it does, the tests wait after planning."""
-    import fieldsolve.runs as runs
-
-    plan_new = runs.plan_new
-
-    def planned(*args, **kwargs):
-        try:
-            return plan_new(*args, **kwargs)
-        finally:
-            if kwargs.get("comm") is not None:
-                kwargs["comm"].Barrier()
-
-    monkeypatch.setattr(runs, "plan_new", planned)
-
-
 @pytest.fixture
 def shared(comm):
     """A folder every rank sees (rank 0's), removed after the test."""
@@ -92,23 +74,10 @@ def _run(config, out, overrides, comm):
     return run(CONFIGS / f"{config}.yaml", out=out, comm=comm, echo=False, overrides=COMMON + overrides)
 
 
-def _datasets(path):
-    with h5py.File(path, "r") as f:
-        out = {}
-        f.visititems(lambda n, o: out.setdefault(n, o[()]) if isinstance(o, h5py.Dataset) and o.dtype.kind == "f"
-                     else None)
-        return out
-
-
 def _differences(par_dir, ser_dir):
-    """``({dataset: max|par - ser| / max|ser|}, {result.json key: relative difference})``."""
-    ser, par = _datasets(ser_dir / "diags/fields/fs_000000.h5"), _datasets(par_dir / "diags/fields/fs_000000.h5")
-    assert sorted(ser) == sorted(par)
-    fields = {}
-    for name, s in ser.items():
-        assert par[name].shape == s.shape and par[name].dtype == s.dtype, name
-        scale = np.abs(s).max()
-        fields[name] = float(np.abs(par[name].astype(np.float64) - s).max() / (scale if scale > 0 else 1.0))
+    """``({dataset: max|par - ser| / scale}, {result.json key: relative difference})``: scales as
+    in ``h5diff`` (a vector component against the vector, an error field against its solution)."""
+    fields = relative_differences(par_dir / "diags/fields/fs_000000.h5", ser_dir / "diags/fields/fs_000000.h5")
     js, jp = (json.loads((d / "result.json").read_text()) for d in (ser_dir, par_dir))
     assert sorted(js) == sorted(jp)
     scalars = {}
@@ -224,3 +193,43 @@ def test_a_write_error_on_rank_0_reaches_every_rank(comm, shared):
     with pytest.raises(OSError):
         run_poisson(cfg, blocker, provenance(cfg), {}, comm)
     assert allmax(comm, 1.0) == 1.0  # every rank is still here, in step
+
+
+def test_a_planning_error_on_one_rank_is_raised_on_every_rank(comm, shared, monkeypatch):
+    """The output check fails on the last rank only (as a folder seen differently would): every
+    rank raises that ConfigError, marked as raised everywhere (so the CLI exits, no Abort)."""
+    import fieldsolve.runs.plan as plan
+
+    if comm.Get_size() == 1:
+        pytest.skip("needs several ranks")
+    preflight = plan.preflight
+
+    def check(cfg, out, **kw):
+        if comm.Get_rank() == comm.Get_size() - 1:
+            raise ConfigError("out: seen as not empty on this rank")
+        return preflight(cfg, out, **kw)
+
+    monkeypatch.setattr(plan, "preflight", check)
+    with pytest.raises(ConfigError, match="seen as not empty") as info:
+        _run("poisson_gaussian", shared / "odd", ["grid.shape=[16,16,16]"], comm)
+    assert mpi.on_every_rank(info.value)
+    assert not (shared / "odd").exists()  # nothing written: the check failed before rank 0 made it
+
+
+def test_a_slow_rank_checks_the_output_before_it_exists(comm, shared, monkeypatch):
+    """Ranks other than 0 plan slowly: rank 0 must not create the run folder before they have
+    checked it is absent (else they find it 'not empty' and fail alone)."""
+    import time
+
+    import fieldsolve.runs as runs
+
+    plan_new = runs.plan_new
+
+    def slow(*args, **kwargs):
+        if comm.Get_rank() > 0:
+            time.sleep(0.3)
+        return plan_new(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "plan_new", slow)
+    res = _run("poisson_gaussian", shared / "slow", ["grid.shape=[16,16,16]"], comm)
+    assert comm.allgather(res.final) == [res.final] * comm.Get_size()
