@@ -30,9 +30,9 @@ of ``--steps`` steps each, so a change in the machine's load hits them alike. Pr
   round trip of the mesh per element and log2 of the element count (serial), and an
   ``Alltoall`` of one transpose's bytes and of 8 bytes per peer (P > 1).
 
-``--mmap-threshold BYTES`` fixes glibc's mmap threshold in every process (see
-:func:`set_mmap_threshold`): what the layout needs, without the heap glibc keeps after freeing
-arrays below its dynamic threshold (up to 32 MiB).
+``--mmap-threshold BYTES`` fixes glibc's mmap threshold in every process (default: 4 MiB, what
+``fieldsolve run`` sets, see ``fieldsolve._malloc``; ``0``: glibc's own dynamic threshold, under
+which freed arrays up to 32 MiB stay in the heap and count in the RSS).
 
 Usage::
 
@@ -103,11 +103,11 @@ def trim():
 
 
 def set_mmap_threshold(nbytes):
-    """glibc: allocations from ``nbytes`` up always mmapped (and unmapped when freed). By default
-    the threshold rises to the size of each freed mmapped block (up to 32 MiB), after which freed
-    arrays below it stay in the heap, counted in the RSS, until reused."""
+    """``nbytes`` > 0: fix glibc's mmap threshold as ``fieldsolve run`` does; 0: leave glibc's."""
     if nbytes:
-        ctypes.CDLL("libc.so.6").mallopt(-3, int(nbytes))  # M_MMAP_THRESHOLD
+        from fieldsolve._malloc import fix_mmap_threshold
+
+        fix_mmap_threshold(nbytes)
 
 
 def cpu_seconds():
@@ -314,7 +314,7 @@ class Child:
         script = [sys.executable, str(Path(__file__).resolve()), "--worker", "--mesh", str(args.mesh),
                   "--particles", str(args.particles), "--seed", str(args.seed)]
         for name in ("threads", "mmap_threshold"):
-            if getattr(args, name):
+            if getattr(args, name) is not None:
                 script += ["--" + name.replace("_", "-"), str(getattr(args, name))]
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PMI_", "OMPI_", "PMIX_", "HYDRA_", "MPI_LOCAL"))}
@@ -384,7 +384,7 @@ def print_tables(args, results, serial_label):
     print(f"# PM step: {args.mesh}^3 mesh (float64), {args.particles}^3 = {n_part:,} particles, "
           f"TSC / fd4 Green's function / fd4 gradient, periodic; {args.rounds} rounds x "
           f"{args.steps} steps per configuration, taking turns")
-    print(f"# malloc: {'M_MMAP_THRESHOLD fixed at %d bytes' % args.mmap_threshold if args.mmap_threshold else 'glibc default (dynamic mmap threshold, up to 32 MiB)'}")
+    print(f"# malloc: {'M_MMAP_THRESHOLD fixed at %d bytes (as fieldsolve run)' % args.mmap_threshold if args.mmap_threshold else 'glibc default (dynamic mmap threshold, up to 32 MiB)'}")
     if not all(r["resets"] for r in results.values()):
         print("# note: /proc/self/clear_refs not writable: peaks are since the process began")
     print("\n# memory per rank, MiB above the process's baseline (all ranks listed)")
@@ -478,12 +478,17 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--mmap-threshold", type=int, default=None, metavar="BYTES",
                     help="glibc: mmap every allocation from BYTES up in every process (mallopt "
-                         "M_MMAP_THRESHOLD; default: glibc's own, dynamic, threshold)")
+                         "M_MMAP_THRESHOLD; default 4 MiB as `fieldsolve run`; 0: glibc's own, "
+                         "dynamic, threshold)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.mesh = args.mesh or (64 if args.quick else 256)
     args.particles = args.particles or (32 if args.quick else 128)
     args.rounds = args.rounds or (4 if args.quick else 8)
+    if args.mmap_threshold is None:
+        from fieldsolve._malloc import DEFAULT_THRESHOLD
+
+        args.mmap_threshold = DEFAULT_THRESHOLD
     if args.worker:
         return serve(args)
     comm = mpi.world()

@@ -143,3 +143,16 @@ def test_ulimit_v_limits_what_a_run_may_use(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     avail, where = r.stdout.strip().split("|")
     assert where.startswith(("address space", "memory")) and 0 < int(avail) <= 40 << 30
+
+
+def test_fixed_mmap_threshold(monkeypatch):
+    """A run fixes glibc's mmap threshold unless the user's environment already chose one."""
+    import sys
+
+    from fieldsolve._malloc import fix_mmap_threshold
+
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1048576")
+    assert fix_mmap_threshold() is False
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    if sys.platform == "linux" and "glibc" in " ".join(__import__("platform").libc_ver()):
+        assert fix_mmap_threshold() is True

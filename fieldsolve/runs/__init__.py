@@ -76,9 +76,14 @@ def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progre
         Run distributed over its ranks (default: ``MPI.COMM_WORLD`` when an MPI launcher
         started this process, else serial). Every rank calls ``run`` with the same arguments;
         rank 0 writes the run directory, the log and the summary.
+
+    A run fixes glibc's mmap threshold for its process at 4 MiB (``fieldsolve._malloc``), so
+    that freed particle arrays return to the system; set ``MALLOC_MMAP_THRESHOLD_`` to choose.
     """
+    from .._malloc import fix_mmap_threshold
     from ..parallel import mpi
 
+    fix_mmap_threshold()  # freed particle-sized arrays go back to the system (fieldsolve._malloc)
     if comm is None:
         comm = mpi.world()
     # Every rank checks (config, inputs, output location) and they agree before rank 0 creates
