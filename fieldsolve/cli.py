@@ -55,11 +55,10 @@ def _cmd_run(args):
 
 
 def _cmd_validate(args):
-    from .config import dump_config, load_config
+    from .config import ConfigError, dump_config, load_config
     from .inputs import preflight
-    from .resources import human_bytes as _h
-
     from .parallel import mpi
+    from .resources import human_bytes as _h
 
     cfg = load_config(Path(args.config), args.overrides)
     ranks = args.ranks if args.ranks is not None else mpi.size(mpi.world())

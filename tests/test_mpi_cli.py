@@ -122,6 +122,36 @@ def test_a_failure_ends_every_rank_with_one_line(tmp_path):
 
 
 @needs_mpi
+def test_a_failure_on_one_rank_ends_every_rank(tmp_path):
+    """An unexpected error on rank 1 alone (rank 0 goes on into the next collective): every rank
+    is ended (MPI_Abort), exit 1, one line naming the rank; its traceback is in the log."""
+    script = tmp_path / "fail_on_rank_1.py"
+    script.write_text(f"""import sys
+import fieldsolve.runs.particles as rp
+from fieldsolve.cli import main
+from fieldsolve.parallel import mpi
+
+record = rp._ParticleRun._record
+
+def failing(self, dt):
+    if mpi.rank(mpi.world()) == 1 and self.step == 2:
+        raise RuntimeError("disk on fire")
+    return record(self, dt)
+
+rp._ParticleRun._record = failing
+sys.exit(main({["run", str(Path(CONFIGS) / "default.yaml"), "--out", str(tmp_path / "r"), "--no-progress",
+                *_sets("default")]!r}))
+""")
+    cmd = [str(MPIEXEC), "-n", "2", sys.executable, str(script)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [f"fieldsolve: failed on rank 1: RuntimeError: disk on fire "
+                                             f"(details in {tmp_path / 'r' / 'log.txt'})"]
+    log = (tmp_path / "r" / "log.txt").read_text()
+    assert "ERROR rank 1: run failed: RuntimeError: disk on fire" in log and "Traceback" in log
+
+
+@needs_mpi
 def test_a_config_error_exits_2_on_every_rank(tmp_path):
     """One plane cannot be split over 2 ranks: exit 2, one line, nothing written."""
     r = fieldsolve("run", Path(CONFIGS) / "les_apriori.yaml", "--out", tmp_path / "c", "--set", "grid.shape=[1,16,16]",
@@ -138,6 +168,8 @@ def test_validate_reports_memory_per_rank():
     assert one.returncode == four.returncode == 0, one.stderr + four.stderr
     assert "per rank on 4 MPI ranks" in four.stdout and "particles: 5000 per rank" in four.stdout
     assert "MPI ranks" not in one.stdout
+    zero = fieldsolve("validate", Path(CONFIGS) / "default.yaml", "--ranks", 0)
+    assert zero.returncode == 2 and zero.stderr.strip() == "fieldsolve: error: --ranks 0: must be >= 1"
 
 
 def test_serial_use_never_imports_mpi4py(tmp_path):

@@ -73,6 +73,11 @@ def abort_on_error(comm, exc, code=1):
         return
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     print(f"fieldsolve: failed on rank {comm.Get_rank()}: {text}", file=sys.__stderr__, flush=True)
+    try:  # MPICH's own "Abort(1) on node ..." line would be a second one: the line above says it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+    except OSError:
+        pass
     comm.Abort(code)
 
 

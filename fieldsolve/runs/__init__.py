@@ -159,11 +159,29 @@ def _run_in_dir(plan, progress, stop_after, echo, notes=()):
             raise
         except Exception as exc:
             log.exception("run failed: %s", _describe(exc))
-            if not mpi.serial(comm) and not mpi.on_every_rank(exc):
-                mpi.abort_on_error(comm, _describe(exc))  # the others may wait in a collective
+            if not mpi.serial(comm) and not mpi.on_every_rank(exc):  # the others may wait in a
+                _log_rank_failure(out / "log.txt", comm, exc)  # collective: end them all
+                mpi.abort_on_error(comm, f"{_describe(exc)} (details in {out / 'log.txt'})")
             raise RunError(_describe(exc), log=out / "log.txt") from exc
         log.info("%s", res.summary())
         return res
+
+
+def _log_rank_failure(path, comm, exc):
+    """A rank other than 0 (which logs for the run) adds its failure and traceback to the log
+    before every rank is ended."""
+    import time
+    import traceback
+
+    if comm.Get_rank() == 0:
+        return
+    lines = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} ERROR rank {comm.Get_rank()}: run failed: "
+                    f"{_describe(exc)}\n{lines}")
+    except OSError:
+        pass  # the one line on stderr still says what failed
 
 
 def _describe(exc) -> str:
