@@ -61,10 +61,11 @@ def check_out_dir(out, *, overwrite=False, strict=True):
 # --------------------------------------------------------------------------------------------
 # solver, kernel, gradient, filters against the grid
 # --------------------------------------------------------------------------------------------
-def check_solver(cfg):
+def check_solver(cfg) -> list:
     """What the config's own validation (which builds the solver: kernel against grid) leaves
     to the grid's size: a finite-difference gradient with too few cells on a free axis, LES
-    filter widths; cheap, nothing is solved."""
+    filter widths; cheap, nothing is solved. Returns notes: valid PM settings known to give poor
+    forces (:func:`fieldsolve.pm.pitfalls`)."""
     grid = cfg.grid.make()
     if cfg.kind == "les":
         from .sgs import as_filter
@@ -76,16 +77,20 @@ def check_solver(cfg):
                     as_filter(grid, fcfg.make_args(grid))
                 except ValueError as exc:
                     raise ConfigError(f"{key}: {exc}") from None
-        return
+        return []
+    notes = []
     if cfg.kind == "poisson":
         from .poisson import _default_method
 
         method = _default_method(grid, cfg.solver.gradient)
     else:
-        from .pm import DEFAULTS
+        from .pm import DEFAULTS, pitfalls
 
         method = cfg.solver.gradient or DEFAULTS["gradient"]
+        s = cfg.solver.pm_settings()
+        notes = [f"solver: {m}" for m in pitfalls(s.get("kernel"), s.get("deconvolve", False), s.get("split"))]
     _check_gradient(grid, method)
+    return notes
 
 
 def _check_gradient(grid, method):
@@ -219,6 +224,6 @@ def preflight(cfg, out=None, *, overwrite=False, force=False, strict=True, n_par
                           f"{ranks} MPI ranks (slabs of whole planes); use at most {shape[0]} ranks")
     est = check_memory(cfg, particle_count(cfg) if n_particles is None else n_particles, force=force,
                        ranks=ranks)
-    check_solver(cfg)
+    notes += check_solver(cfg)
     inputs = load_inputs(cfg) if n_particles is None else {}
     return inputs, est, notes

@@ -110,7 +110,7 @@ class PoissonSolver:
     kernel : str or Kernel, optional
         Periodic grids: ``"spectral"`` (default, -1/k^2), ``"fd2"``, ``"fd4"``,
         ``"mehrstellen4"``, ``"optimal"`` (options ``window=``, ``split=``,
-        ``differencing=``, ``alias=``). Every periodic kernel accepts ``split=r_s``
+        ``gradient=``, ``interlace=``, ``alias=``). Every periodic kernel accepts ``split=r_s``
         (Gaussian long-range filter ``exp(-k^2 r_s^2)``).
         Free space: ``"zeta"`` (default, 4th order), ``"chat2"``, ``"igf"``, ``"lgf"``,
         ``"hej2"`` ... ``"hej10"`` (option ``alpha=2``), ``"hej0"``, ``"vgf"`` (option ``L=``).

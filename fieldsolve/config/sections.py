@@ -147,6 +147,18 @@ class SolverConfig(_Base):
         keys = ("window", "kernel", "gradient", "deconvolve", "interlace", "split")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
+    def particle_mesh(self, grid):
+        """The :class:`fieldsolve.pm.ParticleMesh` of these settings on ``grid`` (or a
+        decomposition). Its warnings about poor settings (:func:`fieldsolve.pm.pitfalls`) are
+        not repeated on stderr: the run's preflight has them as notes, in the log."""
+        import warnings
+
+        from ..pm import ParticleMesh
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return ParticleMesh(grid, **self.pm_settings())
+
 
 class TimeConfig(_Base):
     """Leapfrog kick-drift-kick time stepping."""

@@ -97,14 +97,14 @@ def run(config, out=None, *, overrides=(), overwrite=False, resume=False, progre
     from .._threads import get_num_threads, set_num_threads
 
     threads_before = get_num_threads()
-    threads, note = effective_threads(plan.cfg)
+    threads, _ = effective_threads(plan.cfg)  # its note is among the plan's (preflight)
     if threads is None and mpi.launched() and "FIELDSOLVE_NUM_THREADS" not in os.environ:
         threads = mpi.threads_per_rank(comm)  # under MPICH every rank sees every core
     if threads is not None:
         set_num_threads(threads)
     try:
         with _FileSizeLimit():
-            return _run_in_dir(plan, progress, stop_after, echo, notes=[note] if note else [])
+            return _run_in_dir(plan, progress, stop_after, echo, notes=plan.notes)
     finally:
         set_num_threads(threads_before)  # the thread count is process-wide: restore it
 

@@ -18,11 +18,10 @@ class Model:
     def __init__(self, cfg, decomp):
         """``decomp``: a :class:`~fieldsolve.parallel.Decomposition` (or a grid: serial)."""
         from ..parallel.layout import as_decomposition
-        from ..pm import ParticleMesh
 
         decomp = as_decomposition(decomp)
         self.decomp, self.grid = decomp, decomp.grid
-        self.pm = ParticleMesh(decomp, **cfg.solver.pm_settings())
+        self.pm = cfg.solver.particle_mesh(decomp)
         self.G = cfg.units.G
         self.meshes = {}
 

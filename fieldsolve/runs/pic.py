@@ -20,12 +20,11 @@ class Model:
     def __init__(self, cfg, decomp):
         """``decomp``: a :class:`~fieldsolve.parallel.Decomposition` (or a grid: serial)."""
         from ..parallel.layout import as_decomposition
-        from ..pm import ParticleMesh
 
         decomp = as_decomposition(decomp)
         grid = decomp.grid
         self.decomp, self.grid = decomp, grid
-        self.pm = ParticleMesh(decomp, **cfg.solver.pm_settings())
+        self.pm = cfg.solver.particle_mesh(decomp)
         self.eps0 = cfg.units.epsilon0
         self.neutralize = cfg.background == "neutralizing"
         self.meshes = {}

@@ -35,6 +35,7 @@ class Plan:
     checkpoint: tuple | None = None      # its (state, meta), already read and checked
     rewind: list = field(default_factory=list)  # outputs after resume_from that an extension replaces
     comm: object = None                  # MPI communicator (None: serial)
+    notes: list = field(default_factory=list)  # warnings for the log (fieldsolve.pm.pitfalls)
 
 
 def plan_new(config, out, overrides, overwrite, force, comm=None):
@@ -50,8 +51,8 @@ def plan_new(config, out, overrides, overwrite, force, comm=None):
     else:
         cfg, entropy = _resolve_seed(cfg)
     out = Path(out) if out is not None else Path("runs") / (cfg.name or cfg.kind)
-    inputs, _, _ = preflight(cfg, out, overwrite=overwrite, force=force, ranks=_size(comm))
-    return Plan(cfg, out, entropy, raw_text, inputs, comm=comm)
+    inputs, _, notes = preflight(cfg, out, overwrite=overwrite, force=force, ranks=_size(comm))
+    return Plan(cfg, out, entropy, raw_text, inputs, comm=comm, notes=notes)
 
 
 def _size(comm):
@@ -148,5 +149,5 @@ def plan_resume(config, out, overrides, force, comm=None):
         path, state, meta = _read_checkpoint(out, meta["extend_from"])
         plan.resume_from, plan.checkpoint = path, (state, meta)
         plan.rewind = _rewound(out, int(meta["step"]))
-    preflight(cfg, force=force, n_particles=np.shape(state["position"])[0], ranks=_size(comm))
+    plan.notes = preflight(cfg, force=force, n_particles=np.shape(state["position"])[0], ranks=_size(comm))[2]
     return plan
