@@ -151,6 +151,34 @@ sys.exit(main({["run", str(Path(CONFIGS) / "default.yaml"), "--out", str(tmp_pat
     assert "ERROR rank 1: run failed: RuntimeError: disk on fire" in log and "Traceback" in log
 
 
+def test_the_abort_line_waits_until_the_launcher_has_read_it():
+    """Before ``Abort`` the failing rank waits until its stderr pipe is empty (the launcher stops
+    forwarding once told to abort: a line left in the pipe was lost on a loaded machine), and
+    no longer than the timeout when nobody reads."""
+    import threading
+    import time
+
+    from fieldsolve.parallel.mpi import _wait_forwarded
+
+    r, w = os.pipe()
+    try:
+        os.write(w, b"fieldsolve: failed on rank 1: ...\n")
+        t0 = time.monotonic()
+        _wait_forwarded(w, timeout=0.3, settle=0)
+        assert time.monotonic() - t0 >= 0.3  # nobody read it: waited the whole timeout
+        os.write(w, b"more\n")
+        reader = threading.Timer(0.2, lambda: os.read(r, 1 << 16))
+        reader.start()
+        t0 = time.monotonic()
+        _wait_forwarded(w, timeout=30, settle=0)
+        waited = time.monotonic() - t0
+        reader.join()
+        assert 0.15 <= waited < 20  # returned once the reader emptied the pipe, not at the timeout
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 @needs_mpi
 def test_a_config_error_exits_2_on_every_rank(tmp_path):
     """One plane cannot be split over 2 ranks: exit 2, one line, nothing written."""

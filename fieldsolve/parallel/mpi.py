@@ -73,12 +73,36 @@ def abort_on_error(comm, exc, code=1):
         return
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     print(f"fieldsolve: failed on rank {comm.Get_rank()}: {text}", file=sys.__stderr__, flush=True)
+    _wait_forwarded(2)
     try:  # MPICH's own "Abort(1) on node ..." line would be a second one: the line above says it
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
     except OSError:
         pass
     comm.Abort(code)
+
+
+def _wait_forwarded(fd, timeout=3.0, settle=0.3):
+    """Give the launcher time to forward what this rank wrote to ``fd`` before ``Abort``: the
+    launcher stops forwarding output once it is told to abort, so a line still in the pipe (or on
+    its way to ``mpiexec``) would be lost on a loaded machine. Waits until the pipe is empty
+    (Linux ``FIONREAD``), at most ``timeout`` s, then ``settle`` s for the last hop."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    try:
+        import fcntl
+        import struct
+        import termios
+
+        while time.monotonic() < deadline:
+            left = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            if left <= 0:
+                break
+            time.sleep(0.01)
+    except (ImportError, OSError):  # not a pipe (a file, a terminal) or not Linux: nothing queued
+        pass
+    time.sleep(settle)
 
 
 def everywhere(exc):
