@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
+import fieldsolve as fieldsolve_pkg
 from fieldsolve.cli import main
 from fieldsolve.config import ConfigError
 from fieldsolve.files import read_checkpoint, read_timeseries
@@ -188,6 +189,12 @@ def test_default_config_end_to_end(tmp_path):
     assert (out / "config.yaml").read_text() == (CONFIGS / "default.yaml").read_text()
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["seed"] == 42 and len(prov["config_sha256"]) == 64
+    repo = Path(fieldsolve_pkg.__file__).resolve().parents[1]  # the checkout imported from
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True)
+    if (repo / ".git").exists() and git.returncode == 0:  # the revision, not None (it looked in fieldsolve/)
+        assert prov["git_describe"] and git.stdout.strip() in prov["git_describe"], prov["git_describe"]
+    else:
+        assert prov["git_describe"] is None
     with h5py.File(out / "diags/fields/fs_000010.h5", "r") as f:
         assert f["fieldsolve/config_yaml"][()].decode() == (out / "config.resolved.yaml").read_text()
         assert f["data/10/meshes/rho"].shape == (48, 48, 48)

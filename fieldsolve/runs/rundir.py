@@ -70,7 +70,8 @@ class RunResult:
 
 
 def _git_describe():
-    root = Path(__file__).resolve().parent.parent
+    """``git describe`` of the checkout fieldsolve is imported from (None if installed elsewhere)."""
+    root = Path(__file__).resolve().parents[2]  # fieldsolve/runs/rundir.py -> the repository root
     if not (root / ".git").exists():
         return None
     try:
