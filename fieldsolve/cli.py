@@ -308,6 +308,8 @@ def _redeliver_interrupt(unraisable):
 
 
 def _interrupt_message(exc) -> str:
+    if getattr(exc, "finished", False):
+        return "fieldsolve: interrupted, but only after the command had finished (its output is complete)"
     run_dir = getattr(exc, "run_dir", None)
     if run_dir is None:
         return "fieldsolve: interrupted"
@@ -327,7 +329,7 @@ def _interrupted(exc) -> bool:
     return False
 
 
-_SIGINT = {"seen": False}
+_SIGINT = {"seen": False, "delivered": False}
 
 
 def _importing(frame) -> bool:
@@ -346,12 +348,19 @@ def _on_sigint(signum, frame):
     prints a traceback of its own (numba's ``_dispatcher``) and fails with ImportError."""
     _SIGINT["seen"] = True
     if _importing(frame):
-        import _thread
         import threading
 
-        threading.Timer(0.02, _thread.interrupt_main).start()
+        threading.Timer(0.02, _interrupt_later).start()
         return
+    _SIGINT["delivered"] = True
     raise KeyboardInterrupt
+
+
+def _interrupt_later():
+    import _thread
+
+    if not _SIGINT["delivered"]:  # main() may have reported the interrupt already
+        _thread.interrupt_main()
 
 
 def _quiet_other_ranks():
@@ -373,7 +382,7 @@ def main(argv=None) -> int:
     previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_interrupt
     previous_sigint = None
     if threading.current_thread() is threading.main_thread():
-        _SIGINT["seen"] = False
+        _SIGINT["seen"] = _SIGINT["delivered"] = False
         previous_sigint = signal.signal(signal.SIGINT, _on_sigint)
     streams = sys.stdout, sys.stderr
     try:
@@ -390,7 +399,13 @@ def main(argv=None) -> int:
         try:
             if getattr(args, "stop_after", None) is not None and args.stop_after < 1:
                 raise ConfigError(f"--stop-after {args.stop_after}: must be >= 1")
-            return args.func(args)
+            status = args.func(args)
+            if _SIGINT["seen"]:  # a Ctrl-C that something swallowed (a C extension, a deferred one)
+                _SIGINT["delivered"] = True
+                late = KeyboardInterrupt()
+                late.finished = True
+                raise late
+            return status
         except (ConfigError, ReadError) as exc:  # bad input: config, input files
             if _SIGINT["seen"]:
                 raise KeyboardInterrupt from exc

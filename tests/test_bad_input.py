@@ -248,6 +248,35 @@ def test_ctrl_c_during_start_up_exits_130_quietly(tmp_path):
         assert "Traceback" not in out + err and err.count("\n") <= 1, (delay, err)
 
 
+def test_a_ctrl_c_that_something_swallowed_still_exits_130(monkeypatch, capsys):
+    """A Ctrl-C whose KeyboardInterrupt a C extension (or a deferred re-delivery) swallowed during
+    start-up: the command ran to its end, but the status is still 130, with one line saying so
+    (it was 0, silently)."""
+    import os
+    import signal
+
+    from fieldsolve import cli
+
+    def swallowing(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs here (or the deferred one, during an import)
+        except KeyboardInterrupt:
+            pass  # what a C extension may do
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_schema", swallowing)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        assert cli.main(["schema"]) == 130
+    finally:  # main() leaves SIGINT ignored after an interrupt (for the interpreter's shut-down)
+        signal.signal(signal.SIGINT, handler)
+    err = capsys.readouterr().err
+    assert err == "fieldsolve: interrupted, but only after the command had finished (its output is complete)\n"
+    monkeypatch.setattr(cli, "_cmd_schema", lambda args: 0)
+    assert cli.main(["schema"]) == 0  # the next command in this process starts afresh
+
+
 # ---------------------------------------------------------------------------------------------
 # the library
 # ---------------------------------------------------------------------------------------------
