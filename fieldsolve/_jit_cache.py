@@ -36,7 +36,7 @@ def warm():
     """Compile (or load) the kernels a run uses, with tiny inputs of the common signatures."""
     import numpy as np
 
-    from . import _assign_jit
+    from . import _assign_jit, assign
     from .assign import deposit, interpolate
     from .grid import Grid
     from .parallel import Decomposition, particles
@@ -52,10 +52,19 @@ def warm():
                 interpolate(g, np.stack([rho] * nd), x, window="tsc")
                 if nd == 3 and periodic:  # the home planes of MPI runs (every rank loads them)
                     particles.owners(Decomposition(g), x)
+            # the slab-sorted paths that large runs take (above these sizes), with tiny inputs
+            limits = assign._PARALLEL_WORK, assign._READ_SORT_ABOVE
+            assign._PARALLEL_WORK = assign._READ_SORT_ABOVE = 0
+            try:
+                x = 0.25 + 0.5 * rng.random((1000, nd))
+                for window in ("cic", "tsc") if nd == 3 else ("tsc",):
+                    interpolate(g, np.stack([deposit(g, x, window=window)] * nd), x, window=window)
+            finally:
+                assign._PARALLEL_WORK, assign._READ_SORT_ABOVE = limits
     _assign_jit.counting_sort(np.zeros(1, np.int32), 1)
-    pm_ = ParticleMesh(Grid((16,) * 3, 1.0))
-    x = rng.random((100, 3))
-    pm_.accelerations(x, 1.0)
+    x = 0.25 + 0.5 * rng.random((100, 3))  # inside a bounded axis
+    for periodic in (True, (True, True, False), False):  # mixed: mirrored spectra; free: radial kernels
+        ParticleMesh(Grid((16,) * 3, 1.0, periodic=periodic)).accelerations(x, 1.0)
     from . import _integrate_jit as jit
 
     v = np.zeros_like(x)

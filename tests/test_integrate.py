@@ -93,3 +93,48 @@ def test_first_run_says_it_compiles(tmp_path):
     assert "compiling numba kernels, first run only" in first.stdout
     second = subprocess.run(args + ["--overwrite"], env=env, capture_output=True, text=True, check=True)
     assert "compiling" not in second.stdout
+
+
+_LARGE_RUN_PATHS = """
+import sys, numpy as np, numba
+import fieldsolve
+from fieldsolve import Grid, deposit, interpolate
+from fieldsolve._jit_cache import warm
+from fieldsolve.pm import ParticleMesh
+
+def signatures():
+    found = {}
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("fieldsolve"):
+            for attr, obj in vars(mod).items():
+                if isinstance(obj, numba.core.registry.CPUDispatcher):
+                    found[f"{name}.{attr}"] = len(obj.signatures)
+    return found
+
+warm()
+before = signatures()
+rng = np.random.default_rng(1)
+for shape, periodic in (((64,) * 3, True), ((64,) * 3, (True, True, False)), ((168,) * 3, True),
+                        ((4096,), True), ((512, 512), True)):
+    g = Grid(shape, 1.0, periodic=periodic)
+    x = 0.25 + 0.5 * rng.random((300_000, len(shape)))  # above the slab-sort thresholds
+    for window in ("cic", "tsc"):
+        rho = deposit(g, x, window=window)
+        interpolate(g, np.stack([rho] * len(shape)), x, window=window)
+y = 0.25 + 0.5 * rng.random((1000, 3))
+for periodic in (True, (True, True, False), False):
+    ParticleMesh(Grid((32,) * 3, 1.0, periodic=periodic)).accelerations(y, 1.0)
+after = signatures()
+print(sorted(k for k in after if after[k] > before.get(k, 0)))
+"""
+
+
+def test_the_warm_up_compiles_the_paths_large_runs_take():
+    """`make run`/`make test` warm numba's cache; a large run (slab-sorted paint and readout,
+    mixed and free-space solves) then compiles nothing: compiling inside a run cost 15 s and
+    ~100 MiB of its peak memory (tests/test_resources.py measured it)."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", _LARGE_RUN_PATHS], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
