@@ -88,7 +88,8 @@ def check_solver(cfg) -> list:
 
         method = cfg.solver.gradient or DEFAULTS["gradient"]
         s = cfg.solver.pm_settings()
-        notes = [f"solver: {m}" for m in pitfalls(s.get("kernel"), s.get("deconvolve", False), s.get("split"))]
+        notes = [f"solver: {m}" for m in pitfalls(s.get("kernel"), s.get("deconvolve", False), s.get("split"),
+                                                  s.get("window", DEFAULTS["window"]), method)]
     _check_gradient(grid, method)
     return notes
 
