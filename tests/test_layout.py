@@ -46,3 +46,18 @@ def test_modules_stay_readable():
     long = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 520}
     assert not long, long
+
+
+def test_moved_modules_answer_under_their_old_names_with_a_warning():
+    """``fieldsolve.green``, ``.windows`` and ``.runner`` (before the kernels restructure) are
+    the modules they moved to, with a DeprecationWarning naming the new place."""
+    import importlib
+
+    import pytest
+
+    import fieldsolve
+
+    for old, new in (("green", "kernels"), ("windows", "kernels.windows"), ("runner", "runs")):
+        with pytest.warns(DeprecationWarning, match=f"fieldsolve.{old} moved to fieldsolve.{new}"):
+            module = getattr(fieldsolve, old)
+        assert module is importlib.import_module(f"fieldsolve.{new}")

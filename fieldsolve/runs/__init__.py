@@ -137,7 +137,8 @@ def _run_in_dir(plan, progress, stop_after, echo, notes=()):
     prov = provenance(cfg, plan.entropy, mpi_size=mpi.size(comm))
     mpi.on_root(comm, _start_dir, plan, prov)
     with _Logging(out / "log.txt", echo, root=root):
-        log.info("fieldsolve %s run %s -> %s%s", cfg.kind, cfg.name or "", out, " (resume)" if resume else "")
+        log.info("fieldsolve %s run%s -> %s%s", cfg.kind, f" {cfg.name}" if cfg.name else "", out,
+                 " (resume)" if resume else "")
         for note in notes:
             log.warning("%s", note)
         from .._jit_cache import cold
