@@ -9,10 +9,12 @@ import warnings
 __all__ = ["api"]
 
 
-def api(*, grid_first=False, renamed=None):
+def api(*, grid_first=False, renamed=None, whole_grid=False):
     """Decorator: ``grid_first`` accepts the old ``f(field, grid, ...)`` order (the grid after
     the fields, positionally or as ``grid=``; a :class:`fieldsolve.parallel.Decomposition` in the
-    grid's place is a grid); ``renamed`` maps old keyword names to new ones."""
+    grid's place is a grid); ``renamed`` maps old keyword names to new ones; ``whole_grid``: the
+    function has no distributed form, so a split decomposition is refused with a clear error
+    (an unsplit one, serial or a replicated 1-D grid, stands for its grid)."""
     renamed = dict(renamed or {})
 
     def decorate(fn):
@@ -35,6 +37,12 @@ def api(*, grid_first=False, renamed=None):
                                   DeprecationWarning, stacklevel=2)
                 else:
                     raise TypeError(f"{name}: the first argument must be a fieldsolve.Grid")
+            if whole_grid and args and isinstance(args[0], Decomposition):
+                if args[0].split:
+                    raise ValueError(f"{name} works on whole grids only (no distributed form yet): "
+                                     "gather the field to one rank (Decomposition.gather) and pass "
+                                     "decomposition.grid")
+                args = (args[0].grid,) + args[1:]
             for old, new in renamed.items():
                 if old in kwargs:
                     if new in kwargs:

@@ -131,6 +131,7 @@ def _mode_numbers(grid):
     return out
 
 
+@api(whole_grid=True)
 def dealias_mask(grid, rule="2/3"):
     """Boolean rfft-layout mask of the retained modes: ``|m_a| <= floor((n_a - 1)/3)`` on every
     axis (``rule="2/3"``)."""
@@ -143,7 +144,7 @@ def dealias_mask(grid, rule="2/3"):
     return keep
 
 
-@api(grid_first=True)
+@api(grid_first=True, whole_grid=True)
 def dealias(grid, field_k, rule="2/3"):
     """Copy of the rfft-layout spectrum ``field_k`` (``(..., *grid.rfft_shape)``) with the modes
     outside the 2/3-rule cube set to zero."""
@@ -159,7 +160,7 @@ def _axis_map(n_small, n_big):
     return np.where(m >= 0, m, m + n_big)
 
 
-@api(grid_first=True)
+@api(grid_first=True, whole_grid=True)
 def pad_spectrum(grid, field_k, shape):
     """Zero-pad an rfft-layout spectrum of ``grid`` to a larger real ``shape`` (same box), keeping
     the normalisation of :func:`fieldsolve.fft.irfftn` (values scale by ``prod(shape)/N``) so the
@@ -198,7 +199,7 @@ def pad_spectrum(grid, field_k, shape):
     return Y
 
 
-@api(grid_first=True)
+@api(grid_first=True, whole_grid=True)
 def truncate_spectrum(grid, field_k, shape):
     """Inverse of :func:`pad_spectrum`: keep the modes ``|m_a| < n_a/2`` of a spectrum of real
     ``shape`` on ``grid`` (rescaled by ``N/prod(shape)``); the Nyquist modes of ``grid`` are set
@@ -218,7 +219,7 @@ def truncate_spectrum(grid, field_k, shape):
     return X
 
 
-@api(grid_first=True)
+@api(grid_first=True, whole_grid=True)
 def padded_product(grid, a_k, b_k, factor=1.5):
     """Dealiased spectrum of the product ``a b`` by zero padding to ``ceil(factor n)`` points per
     axis (``factor >= 3/2`` makes the retained modes alias-free). Inputs and output are rfft

@@ -158,7 +158,7 @@ def window_alias_sum(grid, window, rfft=True, interlaced=False):
     return np.where(grid.nyquist_mask(rfft), full, even)
 
 
-@api(grid_first=True, renamed={"scheme": "window"})
+@api(grid_first=True, renamed={"scheme": "window"}, whole_grid=True)
 def compensate(grid, field_k, window="cic", power=1, aliased=False, out=None):
     """Deconvolve an assignment window in Fourier space.
 

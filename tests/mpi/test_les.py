@@ -128,3 +128,25 @@ def test_synthetic_turbulence_without_seed_is_one_field(comm, caplog):
     entropy = int(caplog.text.split("entropy = ")[1].split()[0])
     seen = comm.allgather(entropy) if comm is not None else [entropy]
     assert len(set(seen)) == 1
+
+
+@pytest.mark.parametrize("name, call", [
+    ("dealias", lambda d, X: spectra.dealias(d, X)),
+    ("dealias_mask", lambda d, X: spectra.dealias_mask(d)),
+    ("pad_spectrum", lambda d, X: spectra.pad_spectrum(d, X, (32, 32, 32))),
+    ("truncate_spectrum", lambda d, X: spectra.truncate_spectrum(d, X, (16, 16, 16))),
+    ("padded_product", lambda d, X: spectra.padded_product(d, X, X)),
+    ("compensate", lambda d, X: fs.compensate(d, X)),
+])
+def test_whole_grid_functions_refuse_a_split_mesh(comm, name, call):
+    """No distributed form yet: a split decomposition gets a clear error (it was an
+    AttributeError from inside); an unsplit one (one rank) is its grid, and gives the serial
+    result."""
+    g = G3
+    d = Decomposition(g, comm)
+    X = np.fft.rfftn(np.random.default_rng(2).standard_normal(g.shape))
+    if d.split:
+        with pytest.raises(ValueError, match=f"{name} works on whole grids only"):
+            call(d, X)
+    else:
+        np.testing.assert_array_equal(call(d, X), call(g, X))
