@@ -156,7 +156,7 @@ class SolverConfig(_Base):
         from ..pm import ParticleMesh
 
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.filterwarnings("ignore", ".*without a split", RuntimeWarning)
             return ParticleMesh(grid, **self.pm_settings())
 
 
