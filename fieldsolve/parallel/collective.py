@@ -17,14 +17,8 @@ __all__ = ["allsum", "allmax", "allmean", "allnorm", "any_rank", "agreed"]
 def _reduce(decomp, value, op_name):
     if not decomp.split:
         return value
-    from mpi4py import MPI
-
-    op = getattr(MPI, op_name)
-    if np.ndim(value) == 0:
-        return decomp.comm.allreduce(float(value), op=op)
-    buf = np.array(value, dtype=np.float64, order="C")  # a private copy, reduced in place
-    decomp.comm.Allreduce(MPI.IN_PLACE, buf, op=op)
-    return buf
+    value = float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+    return mpi.allreduce(decomp.comm, value, op_name)
 
 
 def allsum(decomp, value):

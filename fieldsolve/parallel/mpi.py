@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 
-__all__ = ["launched", "world", "rank", "size", "threads_per_rank", "abort_on_error", "serial", "allsum",
-           "on_root"]
+__all__ = ["launched", "world", "rank", "size", "threads_per_rank", "abort_on_error", "serial", "allreduce",
+           "allsum", "allmax", "on_root", "agreed", "everywhere", "on_every_rank"]
 
 _LAUNCH_VARS = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_RANK")
 
@@ -123,27 +123,30 @@ def on_every_rank(exc) -> bool:
     return False
 
 
-def allmax(comm, value):
-    """Maximum of a number over the ranks; ``value`` itself when serial."""
+def allreduce(comm, value, op_name="SUM"):
+    """``value`` (a number, or an array reduced elementwise) reduced over the ranks with the MPI
+    operation ``op_name`` (``"SUM"``, ``"MAX"``...); ``value`` itself when serial."""
     if comm is None or comm.Get_size() == 1:
         return value
     from mpi4py import MPI
 
-    return comm.allreduce(value, op=MPI.MAX)
+    op = getattr(MPI, op_name)
+    if np.isscalar(value) or np.ndim(value) == 0:
+        return comm.allreduce(value, op=op)
+    value = np.ascontiguousarray(value)
+    out = np.empty_like(value)
+    comm.Allreduce(value, out, op=op)
+    return out
+
+
+def allmax(comm, value):
+    """Maximum of ``value`` over the ranks; ``value`` itself when serial."""
+    return allreduce(comm, value, "MAX")
 
 
 def allsum(comm, value):
     """Sum of ``value`` (a number or array) over the ranks; ``value`` itself when serial."""
-    if comm is None or comm.Get_size() == 1:
-        return value
-    from mpi4py import MPI
-
-    if np.isscalar(value) or np.ndim(value) == 0:
-        return comm.allreduce(value, op=MPI.SUM)
-    value = np.ascontiguousarray(value)
-    out = np.empty_like(value)
-    comm.Allreduce(value, out, op=MPI.SUM)
-    return out
+    return allreduce(comm, value, "SUM")
 
 
 def _portable(exc):
