@@ -40,12 +40,12 @@ class Model:
     def accelerations(self, x, p):
         """Accelerations of this rank's particles and the total field energy; the meshes (this
         rank's slabs) are kept for output, the followed mode's energy and amplitude are global."""
-        from ..parallel.collective import allsum
+        from ..parallel.collective import allmean, allsum
 
         dec, grid = self.decomp, self.grid
         rho = self.pm.paint(x, p["charge"])
         if self.neutralize:
-            rho -= allsum(dec, float(rho.sum())) / grid.size  # the global mean
+            rho -= allmean(dec, rho)  # the global mean
         phi, E = self.pm.solve(rho, -1.0 / self.eps0)
         self.meshes = {"density": rho, "potential": phi, "field": E}
         acc = self.pm.readout(E, x) * p["qm"][:, None]
