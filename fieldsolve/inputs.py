@@ -219,10 +219,13 @@ def preflight(cfg, out=None, *, overwrite=False, force=False, strict=True, n_par
         notes += [note] if note else []
     note = effective_threads(cfg)[1]
     notes += [note] if note else []
+    from .parallel.layout import check_split
+
     shape = cfg.grid.per_axis("shape")
-    if ranks > 1 and len(shape) > 1 and shape[0] < ranks:
-        raise ConfigError(f"grid.shape = {list(shape)}: {shape[0]} planes on axis 0 cannot be split over "
-                          f"{ranks} MPI ranks (slabs of whole planes); use at most {shape[0]} ranks")
+    try:
+        check_split(shape, ranks)
+    except ValueError as exc:
+        raise ConfigError(f"grid.shape = {list(shape)}: {exc}") from None
     est = check_memory(cfg, particle_count(cfg) if n_particles is None else n_particles, force=force,
                        ranks=ranks)
     notes += check_solver(cfg)

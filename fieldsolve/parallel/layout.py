@@ -17,7 +17,15 @@ import numpy as np
 from ..grid import Grid
 from . import mpi
 
-__all__ = ["Decomposition", "GridBlock", "as_decomposition"]
+__all__ = ["Decomposition", "GridBlock", "as_decomposition", "check_split"]
+
+
+def check_split(shape, ranks):
+    """Raise ``ValueError`` unless a grid of ``shape`` can be split over ``ranks`` ranks: slabs of
+    whole axis-0 planes, at most one rank per plane (a 1-D grid is replicated, never split)."""
+    if ranks > 1 and len(shape) > 1 and shape[0] < ranks:
+        raise ValueError(f"{shape[0]} planes on axis 0 cannot be split over {ranks} MPI ranks (slabs of "
+                         f"whole planes); use at most {shape[0]} ranks")
 
 
 class Decomposition:
@@ -33,9 +41,7 @@ class Decomposition:
         self.split = self.size > 1 and grid.ndim > 1
         #: every rank holds the whole mesh (1-D grids on more than one rank)
         self.replicated = self.size > 1 and grid.ndim == 1
-        if self.split and n0 < self.size:
-            raise ValueError(f"grid.shape[0] = {n0} planes cannot be split over {self.size} ranks; "
-                             "use at most one rank per plane")
+        check_split(grid.shape, self.size)
         parts = self.size if self.split else 1
         self.counts = tuple(n0 // parts + (1 if r < n0 % parts else 0) for r in range(parts))
         self.starts = tuple(int(s) for s in np.concatenate([[0], np.cumsum(self.counts)[:-1]]))

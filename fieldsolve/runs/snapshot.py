@@ -23,7 +23,7 @@ def decompose(grid, comm):
     try:
         return Decomposition(grid, comm)
     except ValueError as exc:
-        raise ConfigError(f"grid.shape = {list(grid.shape)} on {mpi.size(comm)} MPI ranks: {exc}") from None
+        raise ConfigError(f"grid.shape = {list(grid.shape)}: {exc}") from None
 
 
 def input_slab(decomposition, cfg, inputs, key):
